@@ -1,0 +1,3 @@
+"""The gpucal version (single source; read by pyproject.toml)."""
+
+__version__ = "0.1.0"

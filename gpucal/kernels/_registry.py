@@ -1,0 +1,62 @@
+"""The kernel registry: every hot-path kernel, declared once.
+
+Importing this module loads neither numba nor CuPy: it is a literal table of
+names, modules and tolerances. Each module named here defines the three forms
+of its kernel with one call signature::
+
+    <name>_ref(...)   numpy reference (the specification, used by tests)
+    <name>_cpu(...)   numba CPU form
+    <name>_gpu(...)   numba.cuda form (CuPy arrays on a GPU; numpy in the simulator)
+    <name>_gpu_kernels(...)  the CUDA kernels and argument types <name>_gpu
+                      launches for these arguments (so the suite can compile
+                      them to PTX on a machine without a GPU)
+
+``tests/kernels`` holds one parity scenario per entry and fails when an entry
+has none (cuCIM's rule: no GPU function without a NumPy equivalence test).
+"""
+
+import dataclasses
+import importlib
+
+__all__ = ["KERNELS", "KernelSpec", "forms"]
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelSpec:
+    """Declaration of one kernel.
+
+    Parameters
+    ----------
+    name : str
+        Kernel name; the module defines ``<name>_ref``, ``<name>_cpu``, ``<name>_gpu``.
+    module : str
+        Import path of the module.
+    step : str
+        The jwst step whose hot path this is.
+    rtol, atol : float
+        Tolerance between forms for floating outputs (integer outputs, such as
+        DQ and context bits, must match exactly).
+    """
+
+    name: str
+    module: str
+    step: str
+    rtol: float = 1e-6
+    atol: float = 0.0
+
+
+KERNELS = {
+    spec.name: spec
+    for spec in (
+        KernelSpec("flat_field", "gpucal.kernels.flat_field", "flat_field"),
+        KernelSpec("photom_scale", "gpucal.kernels.photom_scale", "photom"),
+        KernelSpec("match_nans", "gpucal.kernels.match_nans", "flat_field, photom, resample"),
+    )
+}
+
+
+def forms(name):
+    """Return ``(ref, cpu, gpu)`` callables of a registered kernel."""
+    spec = KERNELS[name]
+    module = importlib.import_module(spec.module)
+    return tuple(getattr(module, f"{name}_{form}") for form in ("ref", "cpu", "gpu"))
