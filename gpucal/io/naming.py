@@ -28,13 +28,14 @@ def exposure_root(name):
         if stem.endswith(ext):
             stem = stem[: -len(ext)]
             break
+    removed = None
     for suffix in sorted(KNOWN_SUFFIXES, key=len, reverse=True):
         if stem.endswith("_" + suffix):
-            stem = stem[: -len(suffix) - 1]
+            stem, removed = stem[: -len(suffix) - 1], suffix
             break
-    # A crf name carries the association id: <root>_<asn_id>_crf
+    # Stage 3 per-exposure products carry the association id: <root>_<asn_id>_crf
     parts = stem.rsplit("_", 1)
-    if len(parts) == 2 and _ASN_ID.match(parts[1]) and str(name).rstrip(".fits").endswith("crf"):
+    if removed in ("crf", "crfints") and len(parts) == 2 and _ASN_ID.match(parts[1]):
         stem = parts[0]
     return stem
 

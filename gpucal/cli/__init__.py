@@ -1,0 +1,93 @@
+"""The ``gpucal`` command line.
+
+Each command lives in its own module with ``add_parser(subparsers)`` and
+``run(args) -> int``. Errors print one line (``gpucal: error: ...``) and exit
+with the error's code (see :mod:`gpucal.errors`); ``--debug`` shows the
+traceback instead. Only commands that work are listed.
+"""
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+
+from gpucal._version import __version__
+
+__all__ = ["main"]
+
+#: Command name -> module, in the order ``--help`` lists them.
+COMMANDS = {
+    "info": "gpucal.cli.info",
+    "simulate": "gpucal.cli.simulate",
+}
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="gpucal",
+        description="Fast, faithful JWST imaging calibration on CPUs and GPUs.",
+    )
+    parser.add_argument("--version", action="version", version=f"gpucal {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def _configure_logging(debug, quiet):
+    level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
+    try:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(show_path=debug, show_time=False, markup=False, rich_tracebacks=debug)
+        fmt = "%(message)s"
+    except ImportError:  # pragma: no cover - rich is a core dependency
+        handler = logging.StreamHandler()
+        fmt = "%(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger("gpucal")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("gpucal") or debug:
+            print(f"gpucal: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show_warning
+    if not debug:
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _configure_logging(args.debug, args.quiet)
+    module = importlib.import_module(COMMANDS[args.command])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("gpucal: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        from gpucal.errors import GpucalError
+
+        code = exc.exit_code if isinstance(exc, GpucalError) else 1
+        kind = "" if isinstance(exc, GpucalError) else f"{exc.__class__.__name__}: "
+        print(f"gpucal: error: {kind}{exc}", file=sys.stderr)
+        if not isinstance(exc, GpucalError):
+            print("gpucal: (an unexpected error; run with --debug for the traceback)", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

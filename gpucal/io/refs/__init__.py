@@ -1,0 +1,41 @@
+"""CRDS-format reference files: reading, and selecting them for an exposure.
+
+* :mod:`.readers` reads the reference types imaging calibration uses (flat,
+  photom, area, distortion, filteroffset) as delivered by CRDS.
+* :mod:`.select` chooses the file for a reftype and an exposure: an explicit
+  override (``override_flat`` ...), else a local reference folder indexed by
+  gpucal, else a CRDS cache (``CRDS_PATH``) through the crds client in offline
+  mode. It never touches the network and never exits the process.
+"""
+
+from gpucal.io.refs.readers import (
+    AreaRef,
+    DistortionRef,
+    FilterOffsetRef,
+    FlatRef,
+    PhotomRef,
+    read_area,
+    read_distortion,
+    read_filteroffset,
+    read_flat,
+    read_photom,
+    read_reference,
+)
+from gpucal.io.refs.select import ReferenceSelector, build_index, selection_keywords
+
+__all__ = [
+    "AreaRef",
+    "DistortionRef",
+    "FilterOffsetRef",
+    "FlatRef",
+    "PhotomRef",
+    "ReferenceSelector",
+    "build_index",
+    "read_area",
+    "read_distortion",
+    "read_filteroffset",
+    "read_flat",
+    "read_photom",
+    "read_reference",
+    "selection_keywords",
+]
