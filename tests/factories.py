@@ -76,3 +76,74 @@ def small_exposure(shape=(32, 40), seed=0, wcs=True, **meta_overrides):
     if wcs:
         exposure.meta.wcs = simple_wcs(shape[-2:])
     return exposure
+
+
+def toy_distortion(shape=(2048, 2048), scale=0.031):
+    """An affine pixel -> V2/V3 (arcsec) model with an exact inverse, centred on NRCA1's reference point."""
+    from astropy.modeling import models
+
+    cx, cy = (shape[1] - 1) / 2, (shape[0] - 1) / 2
+    forward = (models.Shift(-cx) & models.Shift(-cy)) | (models.Scale(scale) & models.Scale(scale)) | (models.Shift(120.6) & models.Shift(-527.5))
+    forward.inverse = (models.Shift(-120.6) & models.Shift(527.5)) | (models.Scale(1 / scale) & models.Scale(1 / scale)) | (models.Shift(cx) & models.Shift(cy))
+    return forward
+
+
+def write_reference_files(folder, *, detector="NRCA1", filter_name="F200W", pupil="CLEAR", full=(2048, 2048), seed=0, photmjsr=0.25):
+    """Minimal CRDS-format references (flat, photom, area, distortion, filteroffset) for unit tests.
+
+    Returns ``{reftype: path}``.
+    """
+    import pathlib
+
+    import asdf
+    from astropy.io import fits
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    common = {"INSTRUME": "NIRCAM", "DETECTOR": detector, "EXP_TYPE": "NRC_IMAGE", "USEAFTER": "2022-01-01T00:00:00", "PEDIGREE": "DUMMY"}
+    flat = rng.normal(1.0, 0.05, full).astype(np.float32)
+    flat[10, 10] = 0.0
+    flat[11, 11] = np.nan
+    flat_dq = np.zeros(full, np.uint32)
+    flat_dq[12, 12] = 1 << 18
+    paths = {}
+    prim = fits.PrimaryHDU()
+    prim.header.update({**common, "REFTYPE": "FLAT", "FILTER": filter_name, "PUPIL": pupil, "SUBSTRT1": 1, "SUBSTRT2": 1,
+                        "SUBSIZE1": full[1], "SUBSIZE2": full[0]})  # fmt: skip
+    paths["flat"] = folder / "flat.fits"
+    fits.HDUList([prim, fits.ImageHDU(flat, name="SCI"), fits.ImageHDU(np.full(full, 0.01, np.float32), name="ERR"),
+                  fits.ImageHDU(flat_dq, name="DQ")]).writeto(paths["flat"], overwrite=True)  # fmt: skip
+    table = np.array(
+        [(filter_name, pupil, photmjsr, 0.01), ("F150W", "CLEAR", 0.3, 0.01), (filter_name, "F162M", 0.9, 0.01)],
+        dtype=[("filter", "S12"), ("pupil", "S12"), ("photmjsr", "f4"), ("uncertainty", "f4")],
+    )
+    prim = fits.PrimaryHDU()
+    prim.header.update({**common, "REFTYPE": "PHOTOM", "PIXAR_SR": 2.29e-14, "PIXAR_A2": 0.000974})
+    paths["photom"] = folder / "photom.fits"
+    fits.HDUList([prim, fits.BinTableHDU(table, name="PHOTOM")]).writeto(paths["photom"], overwrite=True)
+    prim = fits.PrimaryHDU()
+    prim.header.update({**common, "REFTYPE": "AREA", "PIXAR_SR": 2.2e-14, "PIXAR_A2": 0.00093, "SUBSTRT1": 1, "SUBSTRT2": 1,
+                        "SUBSIZE1": full[1], "SUBSIZE2": full[0]})  # fmt: skip
+    paths["area"] = folder / "area.fits"
+    fits.HDUList([prim, fits.ImageHDU(rng.normal(1.0, 0.01, full).astype(np.float32), name="SCI")]).writeto(paths["area"], overwrite=True)
+    meta = {"reftype": "distortion", "instrument": {"name": "NIRCAM", "detector": detector}, "exposure": {"type": "NRC_IMAGE"},
+            "useafter": "2022-01-01T00:00:00", "pedigree": "DUMMY", "author": "gpucal tests", "description": "toy", "telescope": "JWST"}  # fmt: skip
+    paths["distortion"] = folder / "distortion.asdf"
+    asdf.AsdfFile({"meta": meta, "model": toy_distortion(full)}).write_to(paths["distortion"])
+    paths["filteroffset"] = folder / "filteroffset.asdf"
+    fmeta = dict(meta, reftype="filteroffset")
+    asdf.AsdfFile({"meta": fmeta, "filters": [{"filter": filter_name, "pupil": pupil, "column_offset": 0.2, "row_offset": -0.1}]}).write_to(paths["filteroffset"])
+    return {k: str(v) for k, v in paths.items()}
+
+
+def write_small_rate(folder, name="jw01345001001_02101_00001_nrca1_rate.fits", shape=(40, 48), *, start=(1001, 1001), seed=0, **meta):
+    """A small subarray ``_rate`` file (no WCS yet) for pipeline tests; returns its path."""
+    import pathlib
+
+    from gpucal.io.exposure import write_exposure
+
+    exposure = small_exposure(shape=shape, seed=seed, wcs=False, **meta)
+    exposure.meta.subarray.xstart, exposure.meta.subarray.ystart = start[0], start[1]
+    exposure.meta.subarray.name = "SUB40"
+    return write_exposure(exposure, pathlib.Path(folder) / name)

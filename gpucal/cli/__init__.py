@@ -20,7 +20,11 @@ __all__ = ["main"]
 COMMANDS = {
     "info": "gpucal.cli.info",
     "simulate": "gpucal.cli.simulate",
+    "image2": "gpucal.cli.image2",
 }
+
+#: Commands that take jwst-style ``--steps.<step>.<param>=<value>`` options.
+_STEP_OPTION_COMMANDS = {"image2"}
 
 
 def _parser():
@@ -65,7 +69,13 @@ def _configure_logging(debug, quiet):
 def main(argv=None):
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in _STEP_OPTION_COMMANDS:
+        args, extra = parser.parse_known_args(argv)
+        args.extra = extra
+    else:
+        args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
@@ -76,6 +86,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("gpucal: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
     except Exception as exc:
         if args.debug:
             raise

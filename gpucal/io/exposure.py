@@ -158,6 +158,28 @@ class Exposure:
             tables=list(self.tables), history=list(self.history), path=self.path,
         )  # fmt: skip
 
+    def to_device(self, device):
+        """Move every array to ``device`` in one batch (one stream, one synchronisation); returns self."""
+        from gpucal.engine import to_device
+
+        self.arrays = to_device(self.arrays, device)
+        return self
+
+    def to_host(self):
+        """Move every array back to host memory in one batch; returns self."""
+        from gpucal.engine import to_host
+
+        self.arrays = to_host(self.arrays)
+        return self
+
+    def host_copy(self):
+        """A copy whose arrays are on the host (for writing an intermediate product)."""
+        from gpucal.engine import to_host
+
+        new = self.copy(arrays=False)
+        new.arrays = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in to_host(self.arrays).items()}
+        return new
+
     def header(self, hdu="PRIMARY"):
         """The header cards gpucal would write for ``hdu`` (schema keywords, then extra cards)."""
         headers = headers_from_meta(_plain(self._meta))
@@ -341,11 +363,14 @@ def write_exposure(exposure, path, *, model_type=None):
     meta.filename = path.name
     meta.model_type = model_type
     meta.date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    plain_meta = _plain({k: v for k, v in exposure.meta_tree.items() if k != "wcs"})
+    raw_meta = {k: v for k, v in exposure.meta_tree.items() if k != "wcs"}
+    plain_meta = _plain(raw_meta)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fits.verify.VerifyWarning)
-        keyword_headers = headers_from_meta(plain_meta)
+        # Headers from the raw values: astropy formats numpy float32 scalars
+        # (e.g. PHOTMJSR) with their short repr, as jwst's headers show them.
+        keyword_headers = headers_from_meta(raw_meta)
         order = ["PRIMARY"] + [h for h in keyword_headers if h != "PRIMARY"]
         for attr, node in array_extensions(model_type):
             if attr in exposure.arrays and node["array"] not in order:

@@ -51,6 +51,8 @@ KERNELS = {
         KernelSpec("flat_field", "gpucal.kernels.flat_field", "flat_field"),
         KernelSpec("photom_scale", "gpucal.kernels.photom_scale", "photom"),
         KernelSpec("match_nans", "gpucal.kernels.match_nans", "flat_field, photom, resample"),
+        KernelSpec("sigma_clip_mean", "gpucal.kernels.sigma_clip", "bkg_subtract", rtol=0.0, atol=0.0),
+        KernelSpec("background_subtract", "gpucal.kernels.background_subtract", "bkg_subtract", rtol=0.0, atol=0.0),
         KernelSpec("pixmap", "gpucal.kernels.pixmap", "resample, outlier_detection", rtol=0.0, atol=1e-9),
         KernelSpec("drizzle", "gpucal.kernels.drizzle", "resample, outlier_detection", rtol=1e-5, atol=1e-7),
         KernelSpec("blot", "gpucal.kernels.blot", "outlier_detection", rtol=1e-6, atol=1e-7),

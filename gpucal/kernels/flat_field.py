@@ -8,6 +8,9 @@ Per pixel, with flat ``f``, flat error ``sf`` and flat DQ ``fdq``:
 2. ``SCI /= f``; ``VAR_FLAT = SCI**2 / f**2 * sf**2`` (from the divided SCI);
    ``VAR_POISSON /= f**2``; ``VAR_RNOISE /= f**2``;
    ``ERR = sqrt(VAR_POISSON + VAR_RNOISE + VAR_FLAT)``; ``DQ |= fdq``.
+   With ``inverse`` (jwst's ``inverse=True``) the flat multiplies instead:
+   ``SCI *= f``, ``VAR_POISSON *= f**2``, ``VAR_RNOISE *= f**2``,
+   ``VAR_FLAT = 0``, ``ERR = sqrt(VAR_POISSON + VAR_RNOISE)``.
 3. jwst's ``match_nans_and_flags``: NaN in any of SCI, ERR, VAR_* or
    ``DO_NOT_USE`` in DQ make the pixel ``DO_NOT_USE`` and NaN everywhere.
 
@@ -30,7 +33,7 @@ _BAD = 1 | (1 << 18)  # DO_NOT_USE | NO_FLAT_FIELD
 _NO_FLAT = 1 << 18
 
 
-def _flat_field_px(sci, vpois, vrn, dq, flat, flat_err, flat_dq):
+def _flat_field_px(sci, vpois, vrn, dq, flat, flat_err, flat_dq, inverse):
     fdq = flat_dq
     f = flat
     if (f != f) or f == float32(0.0):
@@ -40,11 +43,18 @@ def _flat_field_px(sci, vpois, vrn, dq, flat, flat_err, flat_dq):
     if fdq & uint32(1):
         f = float32(1.0)
     fsq = f * f
-    s = sci / f
-    vflat = s * s / fsq * (flat_err * flat_err)
-    vp = vpois / fsq
-    vr = vrn / fsq
-    err = float32(math.sqrt(vp + vr + vflat))
+    if inverse:
+        s = sci * f
+        vflat = float32(0.0)
+        vp = vpois * fsq
+        vr = vrn * fsq
+        err = float32(math.sqrt(vp + vr))
+    else:
+        s = sci / f
+        vflat = s * s / fsq * (flat_err * flat_err)
+        vp = vpois / fsq
+        vr = vrn / fsq
+        err = float32(math.sqrt(vp + vr + vflat))
     q = dq | fdq
     if any_nan5(s, err, vr, vp, vflat) or (q & uint32(1)):
         nan = float32(math.nan)
@@ -56,11 +66,12 @@ _kernel = Elementwise(
     "flat_field",
     _flat_field_px,
     inputs=("sci", "var_poisson", "var_rnoise", "dq", "flat", "flat_err", "flat_dq"),
+    params=("inverse",),
     outputs=(("sci", 0), ("err", 0), ("var_poisson", 1), ("var_rnoise", 2), ("var_flat", 0), ("dq", 3)),
 )
 
 
-def flat_field_ref(sci, var_poisson, var_rnoise, dq, flat, flat_err, flat_dq):
+def flat_field_ref(sci, var_poisson, var_rnoise, dq, flat, flat_err, flat_dq, inverse):
     """Numpy reference: jwst's ``apply_flat_field`` + ``match_nans_and_flags``.
 
     Parameters
@@ -71,6 +82,8 @@ def flat_field_ref(sci, var_poisson, var_rnoise, dq, flat, flat_err, flat_dq):
     flat, flat_err : ndarray of float32
         Flat field and its error, matching the trailing 2 dimensions.
     flat_dq : ndarray of uint32
+    inverse : bool
+        Multiply by the flat instead of dividing (jwst's ``inverse``).
 
     Returns
     -------
@@ -84,11 +97,18 @@ def flat_field_ref(sci, var_poisson, var_rnoise, dq, flat, flat_err, flat_dq):
     fdq[(fdq & _NO_FLAT) != 0] |= np.uint32(1)
     flat[(fdq & 1) != 0] = 1.0
     fsq = flat * flat
-    s = sci / flat
-    vflat = s**2 / fsq * flat_err**2
-    vp = var_poisson / fsq
-    vr = var_rnoise / fsq
-    err = np.sqrt(vp + vr + vflat)
+    if inverse:
+        s = sci * flat
+        vflat = np.zeros_like(s)
+        vp = var_poisson * fsq
+        vr = var_rnoise * fsq
+        err = np.sqrt(vp + vr)
+    else:
+        s = sci / flat
+        vflat = s**2 / fsq * flat_err**2
+        vp = var_poisson / fsq
+        vr = var_rnoise / fsq
+        err = np.sqrt(vp + vr + vflat)
     q = np.bitwise_or(dq, fdq)
     invalid = np.isnan(s) | np.isnan(err) | np.isnan(vr) | np.isnan(vp) | np.isnan(vflat) | ((q & 1) != 0)
     q[invalid] |= np.uint32(1)

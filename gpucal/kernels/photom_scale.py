@@ -22,12 +22,19 @@ from gpucal.kernels._pixel import any_nan5
 __all__ = ["photom_scale_cpu", "photom_scale_gpu", "photom_scale_ref"]
 
 
-def _photom_scale_px(sci, err, vpois, vrn, vflat, dq, c, c2):
-    s = float32(float64(sci) * c)
-    e = float32(float64(err) * c)
-    vp = float32(float64(vpois) * c2)
-    vr = float32(float64(vrn) * c2)
-    vf = float32(float64(vflat) * c2)
+def _photom_scale_px(sci, err, vpois, vrn, vflat, dq, c, c2, inverse):
+    if inverse:
+        s = float32(float64(sci) / c)
+        e = float32(float64(err) / c)
+        vp = float32(float64(vpois) / c2)
+        vr = float32(float64(vrn) / c2)
+        vf = float32(float64(vflat) / c2)
+    else:
+        s = float32(float64(sci) * c)
+        e = float32(float64(err) * c)
+        vp = float32(float64(vpois) * c2)
+        vr = float32(float64(vrn) * c2)
+        vf = float32(float64(vflat) * c2)
     if any_nan5(s, e, vr, vp, vf) or (dq & uint32(1)):
         nan = float32(np.nan)
         return nan, nan, nan, nan, nan, dq | uint32(1)
@@ -38,12 +45,12 @@ _kernel = Elementwise(
     "photom_scale",
     _photom_scale_px,
     inputs=("sci", "err", "var_poisson", "var_rnoise", "var_flat", "dq"),
-    params=("conversion", "conversion_squared"),
+    params=("conversion", "conversion_squared", "inverse"),
     outputs=(("sci", 0), ("err", 1), ("var_poisson", 2), ("var_rnoise", 3), ("var_flat", 4), ("dq", 5)),
 )
 
 
-def photom_scale_ref(sci, err, var_poisson, var_rnoise, var_flat, dq, conversion, conversion_squared):
+def photom_scale_ref(sci, err, var_poisson, var_rnoise, var_flat, dq, conversion, conversion_squared, inverse):
     """Numpy reference for photometric scaling.
 
     Parameters
@@ -52,6 +59,8 @@ def photom_scale_ref(sci, err, var_poisson, var_rnoise, var_flat, dq, conversion
     dq : ndarray of uint32
     conversion, conversion_squared : float
         ``C`` and ``C*C`` as jwst computes them (see module notes).
+    inverse : bool
+        Divide instead of multiplying (jwst's ``inverse``).
 
     Returns
     -------
@@ -59,7 +68,11 @@ def photom_scale_ref(sci, err, var_poisson, var_rnoise, var_flat, dq, conversion
         ``(sci, err, var_poisson, var_rnoise, var_flat, dq)``, new arrays.
     """
     c, c2 = np.float64(conversion), np.float64(conversion_squared)
-    out = [(a.astype(np.float64) * k).astype(np.float32) for a, k in ((sci, c), (err, c), (var_poisson, c2), (var_rnoise, c2), (var_flat, c2))]
+    pairs = ((sci, c), (err, c), (var_poisson, c2), (var_rnoise, c2), (var_flat, c2))
+    if inverse:
+        out = [(a.astype(np.float64) / k).astype(np.float32) for a, k in pairs]
+    else:
+        out = [(a.astype(np.float64) * k).astype(np.float32) for a, k in pairs]
     q = dq.copy()
     invalid = ((q & 1) != 0)
     for array in out:

@@ -1,0 +1,240 @@
+"""Per-pixel sigma-clipped mean of a stack (jwst background combination).
+
+jwst's ``bkg_subtract`` combines background exposures with
+``astropy.stats.sigma_clip(stack, sigma, maxiters, axis=0)`` (median centre,
+population standard deviation) followed by a masked mean. With an axis,
+astropy runs a C routine per pixel that this kernel reproduces operation for
+operation, so that clipping decisions agree even in near-tie cases:
+
+* finite values are copied, in stack order, into a buffer of doubles;
+* each iteration finds the median with Wirth's selection algorithm *in place*
+  (which reorders the buffer), then the mean and the standard deviation by
+  sequential sums over the reordered buffer, and the bounds
+  ``median -/+ sigma * std``; values inside ``[lo, hi]`` are kept, packed in
+  buffer order; iteration stops when nothing changes, nothing is left, or
+  after ``maxiters`` (``-1``: until convergence);
+* the final mask is re-derived from the last bounds over *all* finite values
+  (so a value dropped early can come back, as in astropy), and the result is
+  the sequential sum of kept values divided by their count; ``0.0`` where no
+  value is kept (numpy's masked-mean quirk).
+
+``float32_sum`` selects numpy's float32 accumulation, used when the stack is a
+float32 cube (per-integration backgrounds); the division is in float64.
+
+The CUDA form keeps the buffer in local memory, so it handles stacks of up to
+``MAX_GPU_STACK`` values per pixel; deeper stacks raise on the GPU (use the CPU).
+"""
+
+import math
+
+import numpy as np
+from numba import cuda, njit, prange
+from numba.extending import register_jitable
+from numpy import float32, float64
+
+from gpucal.engine.jit import cuda_launch_config, launch_stream
+
+__all__ = ["MAX_GPU_STACK", "sigma_clip_mean_cpu", "sigma_clip_mean_gpu", "sigma_clip_mean_gpu_kernels", "sigma_clip_mean_ref"]
+
+MAX_GPU_STACK = 128
+
+
+@register_jitable
+def _kth_smallest(a, n, k):
+    """Wirth's selection of the k-th smallest of ``a[:n]`` (reorders ``a``), as astropy's C code."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        x = a[k]
+        i = lo
+        j = hi
+        while True:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return a[k]
+
+
+@register_jitable
+def _median(a, n):
+    if n % 2 == 0:
+        return 0.5 * (_kth_smallest(a, n, n // 2) + _kth_smallest(a, n, n // 2 - 1))
+    return _kth_smallest(a, n, (n - 1) // 2)
+
+
+@register_jitable
+def _clip_bounds(buf, count, sigma_lower, sigma_upper, maxiters):
+    """astropy's ``compute_sigma_clipped_bounds`` (median centre, std width)."""
+    lo = 0.0
+    hi = 0.0
+    iteration = 0
+    while True:
+        cen = _median(buf, count)
+        mean = 0.0
+        for i in range(count):
+            mean += buf[i]
+        mean /= count
+        std = 0.0
+        for i in range(count):
+            std += (buf[i] - mean) * (buf[i] - mean)
+        std = math.sqrt(std / count)
+        lo = cen - sigma_lower * std
+        hi = cen + sigma_upper * std
+        kept = 0
+        for i in range(count):
+            if buf[i] >= lo and buf[i] <= hi:
+                buf[kept] = buf[i]
+                kept += 1
+        if kept == count or kept == 0:
+            return lo, hi
+        count = kept
+        iteration += 1
+        if maxiters != -1 and iteration >= maxiters:
+            return lo, hi
+
+
+@register_jitable
+def _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum):
+    """Sigma-clipped mean of ``stack[:, j]`` using the scratch buffer ``buf``."""
+    n = stack.shape[0]
+    count = 0
+    for k in range(n):
+        v = float64(stack[k, j])
+        if math.isfinite(v):
+            buf[count] = v
+            count += 1
+    if count == 0:
+        return 0.0
+    lo, hi = _clip_bounds(buf, count, sigma_lower, sigma_upper, maxiters)
+    kept = 0
+    if float32_sum:
+        total32 = float32(0.0)
+        for k in range(n):
+            v = float64(stack[k, j])
+            if math.isfinite(v) and v >= lo and v <= hi:
+                total32 = float32(total32 + float32(stack[k, j]))
+                kept += 1
+        total = float64(total32)
+    else:
+        total = 0.0
+        for k in range(n):
+            v = float64(stack[k, j])
+            if math.isfinite(v) and v >= lo and v <= hi:
+                total += v
+                kept += 1
+    if kept == 0:
+        return 0.0
+    return total / kept
+
+
+def _check(stack):
+    if stack.ndim != 2:
+        raise ValueError(f"sigma_clip_mean: stack must be 2-D (n_values, n_pixels), got shape {stack.shape}")
+
+
+def sigma_clip_mean_ref(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
+    """Reference: astropy's ``sigma_clip(axis=0)`` and numpy's masked mean, as jwst calls them.
+
+    Parameters
+    ----------
+    stack : ndarray, shape (n_values, n_pixels)
+        float32 or float64; NaN/inf are ignored.
+    sigma_lower, sigma_upper : float
+    maxiters : int
+        ``-1`` iterates to convergence (jwst's ``maxiters=None``).
+    float32_sum : bool
+        Accumulate in float32 (a float32 cube's masked mean) instead of float64.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_pixels,)
+    """
+    import warnings
+
+    from astropy.stats import sigma_clip
+
+    _check(stack)
+    data = stack if float32_sum else stack.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clipped = sigma_clip(data, sigma_lower=sigma_lower, sigma_upper=sigma_upper, maxiters=None if maxiters == -1 else maxiters, axis=0)
+        return np.asarray(clipped.mean(axis=0).data, dtype=np.float64)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _cpu(stack, out, sigma_lower, sigma_upper, maxiters, float32_sum, nchunks):
+    npix = stack.shape[1]
+    step = (npix + nchunks - 1) // nchunks
+    for c in prange(nchunks):
+        buf = np.empty(stack.shape[0], np.float64)
+        for j in range(c * step, min(npix, (c + 1) * step)):
+            out[j] = _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum)
+
+
+def sigma_clip_mean_cpu(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
+    """numba CPU form of :func:`sigma_clip_mean_ref` (parallel over pixel chunks)."""
+    import numba
+
+    _check(stack)
+    stack = np.ascontiguousarray(stack)
+    out = np.empty(stack.shape[1], np.float64)
+    if stack.shape[1]:
+        nchunks = max(1, min(stack.shape[1], 8 * numba.get_num_threads()))
+        _cpu(stack, out, float(sigma_lower), float(sigma_upper), int(maxiters), bool(float32_sum), nchunks)
+    return out
+
+
+@cuda.jit(cache=True)
+def _gpu(stack, out, sigma_lower, sigma_upper, maxiters, float32_sum):
+    buf = cuda.local.array(MAX_GPU_STACK, float64)
+    j = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while j < stack.shape[1]:
+        out[j] = _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum)
+        j += step
+
+
+def _gpu_args(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
+    from gpucal.engine.arrays import get_array_module
+
+    _check(stack)
+    if stack.shape[0] > MAX_GPU_STACK:
+        msg = f"sigma_clip_mean: {stack.shape[0]} values per pixel exceed the GPU kernel's limit of {MAX_GPU_STACK}; use the CPU"
+        raise ValueError(msg)
+    xp = get_array_module(stack)
+    stack = xp.ascontiguousarray(stack)
+    out = xp.empty(stack.shape[1], xp.float64)
+    return stack, out, float(sigma_lower), float(sigma_upper), int(maxiters), bool(float32_sum)
+
+
+def sigma_clip_mean_gpu(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
+    """CUDA form of :func:`sigma_clip_mean_ref` (one thread per pixel, buffer in local memory)."""
+    from gpucal.engine.device import cuda_status
+
+    args = _gpu_args(stack, sigma_lower, sigma_upper, maxiters, float32_sum)
+    n = args[0].shape[1]
+    if n:
+        blocks, threads = cuda_launch_config(n, cuda_status().simulated)
+        _gpu[blocks, threads, launch_stream(args[:1])](*args)
+    return args[1]
+
+
+def sigma_clip_mean_gpu_kernels(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
+    """The CUDA kernel and its argument types, for PTX compilation checks."""
+    import numba
+
+    args = _gpu_args(stack, sigma_lower, sigma_upper, maxiters, float32_sum)
+    return [(_gpu.py_func, tuple(numba.typeof(a) for a in args))]

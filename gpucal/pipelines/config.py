@@ -1,0 +1,123 @@
+"""jwst parameter files and ``--steps.<step>.<param>=<value>`` options.
+
+A jwst parameter file (ASDF, or YAML of the same shape) looks like::
+
+    class: jwst.pipeline.Image2Pipeline
+    name: Image2Pipeline
+    parameters: {save_bsub: false, ...}
+    steps:
+    - class: jwst.flatfield.flat_field_step.FlatFieldStep
+      name: flat_field
+      parameters: {skip: false, override_flat: my_flat.fits, ...}
+
+gpucal reads such files unchanged. Values are merged in order of precedence:
+built-in defaults < per-exposure defaults (jwst's parameter references) <
+the parameter file < command-line / ``steps=`` values.
+"""
+
+import pathlib
+import re
+import warnings
+
+from gpucal.errors import ParameterError
+
+__all__ = ["merge_step_params", "parse_step_options", "read_parameter_file"]
+
+_OPTION = re.compile(r"^--steps\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)(?:=(.*))?$")
+
+
+def read_parameter_file(path):
+    """Read a jwst parameter file.
+
+    Returns
+    -------
+    pipeline_params : dict
+        Pipeline-level parameters.
+    step_params : dict
+        ``{step alias: {param: value}}``.
+
+    Raises
+    ------
+    ParameterError
+        Unreadable file, or a file that is not a pipeline parameter file.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ParameterError(f"--config: {path}: no such file")
+    try:
+        if path.suffix.lower() == ".asdf":
+            import asdf
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with asdf.open(path, lazy_load=False) as af:
+                    doc = _plain_tree(af.tree)
+        else:
+            import yaml
+
+            doc = yaml.safe_load(path.read_text())
+    except ParameterError:
+        raise
+    except Exception as exc:
+        raise ParameterError(f"--config: {path}: unreadable parameter file ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(doc, dict):
+        raise ParameterError(f"--config: {path}: not a parameter file (expected a mapping)")
+    pipeline_params = dict(doc.get("parameters") or {})
+    step_params = {}
+    steps = doc.get("steps") or []
+    if isinstance(steps, dict):
+        steps = [{"name": k, "parameters": v} for k, v in steps.items()]
+    for entry in steps:
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ParameterError(f"--config: {path}: each entry of 'steps' needs a 'name'")
+        step_params[str(entry["name"])] = dict(entry.get("parameters") or {})
+    return pipeline_params, step_params
+
+
+def _plain_tree(node):
+    if isinstance(node, dict):
+        return {str(k): _plain_tree(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain_tree(v) for v in node]
+    return node
+
+
+def parse_step_options(args):
+    """Split ``--steps.<step>.<param>=<value>`` (or ``... <value>``) options from other arguments.
+
+    Returns
+    -------
+    steps : dict
+        ``{step alias: {param: value string}}``.
+    rest : list of str
+        Arguments that are not step options.
+    """
+    steps, rest = {}, []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        match = _OPTION.match(arg)
+        if match is None:
+            if arg.startswith("--steps"):
+                raise ParameterError(f"{arg}: expected --steps.<step>.<parameter>=<value>")
+            rest.append(arg)
+            i += 1
+            continue
+        step, param, value = match.groups()
+        if value is None:
+            if i + 1 >= len(args):
+                raise ParameterError(f"{arg}: missing value")
+            value = args[i + 1]
+            i += 1
+        steps.setdefault(step, {})[param] = value
+        i += 1
+    return steps, rest
+
+
+def merge_step_params(*layers):
+    """Merge ``{step: {param: value}}`` layers, later layers winning."""
+    merged = {}
+    for layer in layers:
+        for step, params in (layer or {}).items():
+            merged.setdefault(step, {}).update(params or {})
+    return merged

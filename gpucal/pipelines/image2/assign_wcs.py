@@ -1,0 +1,100 @@
+"""assign_wcs: the imaging gwcs from distortion + filteroffset references and pointing (jwst ``AssignWcsStep``).
+
+Builds detector -> v2v3 -> v2v3vacorr -> world for NIRCam and MIRI imaging
+exposure types, then S_REGION and (``sip_approx``) the FITS SIP approximation
+in ``meta.wcsinfo``, as jwst writes them. The gwcs object is built on the
+host; resample evaluates it on the device.
+"""
+
+import dataclasses
+import logging
+import typing
+
+from gpucal.errors import GpucalError, InputFileError, ReferenceFileError
+from gpucal.io.refs import read_distortion, read_filteroffset
+from gpucal.pipelines.params import field
+from gpucal.pipelines.step import Step
+from gpucal.wcs.footprint import s_region_imaging, sip_wcsinfo
+from gpucal.wcs.imaging import imaging_wcs
+from gpucal.wcs.pointing import Pointing
+
+__all__ = ["IMAGING_EXP_TYPES", "AssignWcsStep"]
+
+log = logging.getLogger("gpucal")
+
+#: Exposure types whose jwst WCS is the generic distortion-based imaging pipeline (NIRCam, MIRI).
+IMAGING_EXP_TYPES = {
+    "NRC_IMAGE", "NRC_TACQ", "NRC_TACONFIRM", "NRC_CORON", "NRC_FOCUS", "NRC_TSIMAGE",
+    "MIR_IMAGE", "MIR_TACQ", "MIR_LYOT", "MIR_4QPM", "MIR_CORONCAL", "MIR_TACONFIRM",
+}  # fmt: skip
+_POINTING = ("ra_ref", "dec_ref", "roll_ref", "v2_ref", "v3_ref")
+
+
+@dataclasses.dataclass(frozen=True)
+class AssignWcsStep(Step):
+    """Create the gwcs of an imaging exposure and store it in ``meta.wcs``."""
+
+    alias: typing.ClassVar[str] = "assign_wcs"
+    jwst_class: typing.ClassVar[str] = "jwst.assign_wcs.assign_wcs_step.AssignWcsStep"
+    reference_file_types: typing.ClassVar[tuple] = (
+        "distortion", "filteroffset", "specwcs", "regions", "wavelengthrange", "camera", "chromcorr", "collimator",
+        "disperser", "fore", "fpa", "msa", "ote", "ifupost", "ifufore", "ifuslicer",
+    )  # fmt: skip
+
+    sip_approx: bool = field(True, doc="add the FITS SIP approximation to the header")
+    sip_max_pix_error: float = field(0.01, doc="max error of the forward SIP fit (pixels)")
+    sip_degree: int | None = field(None, doc="forward SIP degree (None: lowest that meets the error)", max=6)
+    sip_max_inv_pix_error: float = field(0.01, doc="max error of the inverse SIP fit (pixels)")
+    sip_inv_degree: int | None = field(None, doc="inverse SIP degree (None: lowest that meets the error)", max=6)
+    sip_npoints: int = field(12, doc="points per axis for the SIP fit", min=3)
+    slit_y_low: float = field(-0.55, doc="NIRSpec only (unused for imaging)")
+    slit_y_high: float = field(0.55, doc="NIRSpec only (unused for imaging)")
+    nrs_ifu_slice_wcs: bool = field(False, doc="NIRSpec only (unused for imaging)")
+
+    def process(self, exposure, ctx):
+        exp_type = str(exposure.meta.exposure.type or "").upper()
+        if exp_type not in IMAGING_EXP_TYPES:
+            raise GpucalError(f"assign_wcs: EXP_TYPE {exp_type or '(missing)'} is not a NIRCam/MIRI imaging type gpucal supports")
+        source = exposure.path or exposure.meta.filename or "exposure"
+        missing = [k.upper() for k in _POINTING if exposure.meta.wcsinfo.get(k) is None]
+        if missing:
+            raise InputFileError(f"{source}: missing pointing keywords {', '.join(missing)}; assign_wcs cannot build the WCS")
+
+        distortion_path = self.reference("distortion", exposure, ctx)
+        if distortion_path == "N/A":
+            raise ReferenceFileError(f"assign_wcs: no distortion reference for {source}; it is required for imaging")
+        filteroffset_path = self.reference("filteroffset", exposure, ctx)
+        for reftype in self.reference_file_types[2:]:
+            recorded = self.overrides.get(reftype, "N/A")
+            ctx.record_reference(exposure, reftype, recorded if recorded == "N/A" else str(recorded))
+
+        distortion = read_distortion(distortion_path)
+        offset = None
+        if filteroffset_path != "N/A":
+            offsets = read_filteroffset(filteroffset_path)
+            pupil = exposure.meta.instrument.pupil if exposure.meta.instrument.name != "MIRI" else None
+            offset = offsets.offset_for(exposure.meta.instrument.filter, pupil)
+        sub = exposure.meta.subarray
+        subarray = (sub.xstart, sub.ystart, sub.xsize, sub.ysize) if sub.xstart is not None else None
+        wcs = imaging_wcs(distortion.model, Pointing.from_meta(exposure.meta), shape=exposure.shape, filter_offset=offset, subarray=subarray)
+        exposure.meta.wcs = wcs
+        exposure.meta.cal_step.assign_wcs = "COMPLETE"
+
+        try:
+            s_region = s_region_imaging(wcs, exposure.shape)
+        except Exception as exc:  # jwst logs and carries on
+            log.error("assign_wcs: unable to update S_REGION for %s: %s", exp_type, exc)
+        else:
+            if s_region is not None:
+                exposure.meta.wcsinfo.s_region = s_region
+        if self.sip_approx:
+            try:
+                wcsinfo = sip_wcsinfo(
+                    wcs, exposure.meta.wcsinfo.to_dict(), max_pix_error=self.sip_max_pix_error, degree=self.sip_degree,
+                    max_inv_pix_error=self.sip_max_inv_pix_error, inv_degree=self.sip_inv_degree, npoints=self.sip_npoints,
+                )  # fmt: skip
+            except (ValueError, RuntimeError) as exc:
+                log.warning("assign_wcs: failed to update meta.wcsinfo with the FITS SIP approximation: %s", exc)
+            else:
+                exposure.meta_tree["wcsinfo"] = wcsinfo
+        return exposure

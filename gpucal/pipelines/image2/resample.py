@@ -1,0 +1,51 @@
+"""resample (image2): the per-exposure ``_i2d`` (jwst ``ResampleStep``).
+
+The parameters are jwst's; the drizzle engine lives in
+:mod:`gpucal.resample`.
+"""
+
+import dataclasses
+import typing
+
+from gpucal.pipelines.params import field
+from gpucal.pipelines.step import Step
+
+__all__ = ["RESAMPLE_KERNELS", "ResampleStep"]
+
+RESAMPLE_KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResampleStep(Step):
+    """Resample an exposure onto a rectified, distortion-free grid with drizzle."""
+
+    alias: typing.ClassVar[str] = "resample"
+    jwst_class: typing.ClassVar[str] = "jwst.resample.resample_step.ResampleStep"
+    reference_file_types: typing.ClassVar[tuple] = ()
+
+    pixfrac: float = field(1.0, doc="drizzle pixel shrink factor", min=0.0, max=1.0)
+    kernel: str = field("square", doc="drizzle kernel", choices=RESAMPLE_KERNELS)
+    fillval: str = field("NAN", doc="value for output pixels without input ('NAN', 'INDEF' or a number)")
+    weight_type: str = field("ivm", doc="input weighting: inverse read-noise variance or exposure time", choices=("ivm", "exptime"))
+    output_shape: tuple[int, ...] | None = field(None, doc="output shape (nx, ny)", length=2, min=1)
+    crpix: tuple[float, ...] | None = field(None, doc="output reference pixel (0-based x, y)", length=2)
+    crval: tuple[float, ...] | None = field(None, doc="output reference sky position (RA, Dec deg)", length=2)
+    rotation: float | None = field(None, doc="output rotation: angle of +Y from North, degrees East of North")
+    pixel_scale_ratio: float = field(1.0, doc="output/input pixel scale ratio", min=0.0)
+    pixel_scale: float | None = field(None, doc="output pixel scale (arcsec)", min=0.0)
+    output_wcs: str = field("", doc="ASDF file holding the output WCS")
+    single: bool = field(False, doc="resample each input separately (outlier detection)")
+    blendheaders: bool = field(True, doc="blend input metadata into the output")
+    in_memory: bool = field(True, doc="keep inputs in memory")
+    good_bits: str = field("~DO_NOT_USE+NON_SCIENCE", doc="DQ bits treated as good")
+    enable_ctx: bool = field(True, doc="compute the context (CON) array")
+    enable_err: bool = field(True, doc="compute ERR and variance arrays")
+    report_var: bool = field(True, doc="write the variance arrays")
+    propagate_dq: bool = field(False, doc="write a DQ array (OR of input DQ)")
+    pixmap_stepsize: float = field(1.0, doc="pixel-map sampling step (1 = exact)", min=1.0)
+    pixmap_order: int = field(1, doc="spline order for a sampled pixel map", min=1, max=3)
+
+    def process(self, exposure, ctx):
+        from gpucal.resample.step import resample_exposure
+
+        return resample_exposure(self, exposure, ctx)

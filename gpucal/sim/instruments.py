@@ -1,0 +1,399 @@
+"""What the simulator knows about JWST imagers: detectors, filters, subarrays, readouts.
+
+Values are nominal and rounded (enough for data that look and behave like
+flight data), not calibrated ones:
+
+* detectors: SIAF aperture, gain (e-/DN), read noise per frame (DN),
+  saturation (DN), pixel pitch (for the cosmic-ray rate);
+* filters: pivot wavelength and fractional bandwidth, from which the PSF
+  width, the photometric conversion (PHOTMJSR) and the sky brightness follow;
+* subarrays: the rule mapping the ``size`` option to a subarray, see
+  :func:`choose_subarray`;
+* readout patterns and frame times.
+"""
+
+import dataclasses
+import math
+
+from gpucal.errors import ParameterError
+from gpucal.sim.siaf import siaf_aperture, siaf_apertures
+
+__all__ = [
+    "DetectorSpec",
+    "FilterSpec",
+    "Readout",
+    "Subarray",
+    "choose_subarray",
+    "detector_spec",
+    "filter_spec",
+    "filters_for",
+    "readout_for",
+]
+
+INSTRUMENTS = ("nircam", "miri")
+
+# name -> (pivot wavelength um, fractional bandwidth, filter-wheel element, pupil-wheel element)
+_NIRCAM_SW = {
+    "F070W": (0.704, 0.18, "F070W", "CLEAR"), "F090W": (0.901, 0.215, "F090W", "CLEAR"),
+    "F115W": (1.154, 0.195, "F115W", "CLEAR"), "F140M": (1.404, 0.10, "F140M", "CLEAR"),
+    "F150W": (1.501, 0.21, "F150W", "CLEAR"), "F150W2": (1.659, 0.75, "F150W2", "CLEAR"),
+    "F162M": (1.626, 0.10, "F150W2", "F162M"), "F164N": (1.644, 0.012, "F150W2", "F164N"),
+    "F182M": (1.845, 0.13, "F182M", "CLEAR"), "F187N": (1.874, 0.013, "F187N", "CLEAR"),
+    "F200W": (1.989, 0.23, "F200W", "CLEAR"), "F210M": (2.093, 0.10, "F210M", "CLEAR"),
+    "F212N": (2.120, 0.013, "F212N", "CLEAR"),
+}  # fmt: skip
+_NIRCAM_LW = {
+    "F250M": (2.503, 0.072, "F250M", "CLEAR"), "F277W": (2.762, 0.24, "F277W", "CLEAR"),
+    "F300M": (2.989, 0.11, "F300M", "CLEAR"), "F322W2": (3.232, 0.41, "F322W2", "CLEAR"),
+    "F323N": (3.237, 0.012, "F322W2", "F323N"), "F335M": (3.362, 0.10, "F335M", "CLEAR"),
+    "F356W": (3.568, 0.22, "F356W", "CLEAR"), "F360M": (3.624, 0.10, "F360M", "CLEAR"),
+    "F405N": (4.052, 0.011, "F444W", "F405N"), "F410M": (4.082, 0.11, "F410M", "CLEAR"),
+    "F430M": (4.281, 0.053, "F430M", "CLEAR"), "F444W": (4.408, 0.23, "F444W", "CLEAR"),
+    "F460M": (4.630, 0.049, "F460M", "CLEAR"), "F466N": (4.654, 0.012, "F444W", "F466N"),
+    "F470N": (4.708, 0.011, "F444W", "F470N"), "F480M": (4.874, 0.062, "F480M", "CLEAR"),
+}  # fmt: skip
+_MIRI = {
+    "F560W": (5.635, 0.18, "F560W", "N/A"), "F770W": (7.639, 0.255, "F770W", "N/A"),
+    "F1000W": (9.953, 0.18, "F1000W", "N/A"), "F1130W": (11.309, 0.065, "F1130W", "N/A"),
+    "F1280W": (12.810, 0.19, "F1280W", "N/A"), "F1500W": (15.064, 0.19, "F1500W", "N/A"),
+    "F1800W": (17.984, 0.16, "F1800W", "N/A"), "F2100W": (20.795, 0.22, "F2100W", "N/A"),
+    "F2550W": (25.365, 0.145, "F2550W", "N/A"),
+}  # fmt: skip
+
+# Subarray candidates by instrument, in order of preference for a given size.
+_NIRCAM_SUBARRAYS = ("SUB160", "SUB320", "SUB640", "SUB64P", "SUB160P", "SUB400P")
+_MIRI_SUBARRAYS = {"SUB64": "MIRIM_SUB64", "SUB128": "MIRIM_SUB128", "SUB256": "MIRIM_SUB256", "BRIGHTSKY": "MIRIM_BRIGHTSKY"}
+_MIRI_FRAME_TIMES = {"FULL": 2.77504, "BRIGHTSKY": 0.86528, "SUB256": 0.29952, "SUB128": 0.11904, "SUB64": 0.08524}
+_NIRCAM_PUPILS = ("CLEAR", "F162M", "F164N", "F323N", "F405N", "F466N", "F470N", "FLAT", "MASKIPR", "PINHOLES", "WLM8", "WLP8")
+_MIN_SIZE = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorSpec:
+    """One imaging detector.
+
+    Attributes
+    ----------
+    instrument : str
+        ``"nircam"`` or ``"miri"``.
+    name : str
+        Lower-case name used in file names (``nrca1``, ``nrcalong``, ``mirimage``).
+    detector : str
+        DETECTOR keyword (``NRCA1``, ``NRCALONG``, ``MIRIMAGE``).
+    siaf_prefix : str
+        SIAF aperture prefix (``NRCA1``, ``NRCA5``, ``MIRIM``).
+    module, channel : str or None
+        NIRCam module (A/B) and channel (SHORT/LONG); None for MIRI.
+    full_shape : tuple of int
+        ``(rows, columns)`` of the full frame.
+    gain : float
+        e-/DN.
+    read_noise : float
+        Read noise of one frame (DN).
+    saturation : float
+        Saturation level (DN).
+    pixel_pitch_um : float
+        Pixel pitch (micron), for the cosmic-ray hit rate.
+    sca_num : int
+        SCA_NUM keyword.
+    psf_floor_arcsec : float
+        Added in quadrature to the diffraction FWHM (jitter, charge diffusion).
+    """
+
+    instrument: str
+    name: str
+    detector: str
+    siaf_prefix: str
+    module: str | None
+    channel: str | None
+    full_shape: tuple
+    gain: float
+    read_noise: float
+    saturation: float
+    pixel_pitch_um: float
+    sca_num: int
+    psf_floor_arcsec: float
+
+    @property
+    def instrument_name(self):
+        """INSTRUME keyword."""
+        return self.instrument.upper()
+
+    @property
+    def exp_type(self):
+        """EXP_TYPE of an imaging exposure."""
+        return "NRC_IMAGE" if self.instrument == "nircam" else "MIR_IMAGE"
+
+    @property
+    def p_exptype(self):
+        """P_EXP_TY of the imaging reference files."""
+        if self.instrument == "nircam":
+            return "NRC_IMAGE|NRC_TSIMAGE|NRC_FLAT|NRC_LED|NRC_WFSC|"
+        return "MIR_IMAGE|MIR_TACQ|MIR_LYOT|MIR_4QPM|MIR_CORONCAL|MIR_TACONFIRM|"
+
+    @property
+    def full_aperture(self):
+        """The SIAF full-frame aperture."""
+        return siaf_aperture(self.instrument, f"{self.siaf_prefix}_FULL")
+
+    @property
+    def pupils(self):
+        """Pupil-wheel elements (P_PUPIL of the distortion reference)."""
+        return _NIRCAM_PUPILS if self.instrument == "nircam" else ()
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterSpec:
+    """One imaging filter.
+
+    Attributes
+    ----------
+    name : str
+        The filter's own name (``F200W``, ``F162M``).
+    filter, pupil : str
+        FILTER and PUPIL keywords (``F150W2``/``F162M`` for a pupil-wheel filter; MIRI pupil ``N/A``).
+    wavelength : float
+        Pivot wavelength (micron).
+    bandwidth : float
+        Fractional bandwidth (FWHM / pivot).
+    """
+
+    name: str
+    filter: str
+    pupil: str
+    wavelength: float
+    bandwidth: float
+
+    @property
+    def label(self):
+        """The filter part of a Stage 3 product name (``clear-f200w``, ``f150w2-f162m``, ``f770w``)."""
+        if self.pupil in ("N/A", None):
+            return self.filter.lower()
+        if self.pupil == "CLEAR":
+            return f"clear-{self.filter.lower()}"
+        return f"{self.filter.lower()}-{self.pupil.lower()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Subarray:
+    """Placement of the science array on the detector.
+
+    Attributes
+    ----------
+    name : str
+        SUBARRAY keyword (``FULL``, ``SUB160``, ``GENERIC``...).
+    xstart, ystart : int
+        SUBSTRT1/2, 1-based full-frame science-frame start.
+    xsize, ysize : int
+        SUBSIZE1/2.
+    aperture : str
+        SIAF aperture of the exposure (APERNAME); the full-frame one for GENERIC.
+    """
+
+    name: str
+    xstart: int
+    ystart: int
+    xsize: int
+    ysize: int
+    aperture: str
+
+    @property
+    def shape(self):
+        """``(rows, columns)`` of the science array."""
+        return (self.ysize, self.xsize)
+
+    @property
+    def slices(self):
+        """``(row slice, column slice)`` of the full frame covered by the science array."""
+        return (slice(self.ystart - 1, self.ystart - 1 + self.ysize), slice(self.xstart - 1, self.xstart - 1 + self.xsize))
+
+    @property
+    def is_full(self):
+        return self.name == "FULL"
+
+
+@dataclasses.dataclass(frozen=True)
+class Readout:
+    """Readout pattern and timing of one integration."""
+
+    pattern: str
+    nframes: int
+    groupgap: int
+    ngroups: int
+    frame_time: float
+    nresets_between_ints: int
+    noutputs: int
+
+    @property
+    def group_time(self):
+        """TGROUP (s)."""
+        return (self.nframes + self.groupgap) * self.frame_time
+
+    @property
+    def integration_time(self):
+        """EFFINTTM: time between the first and last group (s), what the slope measures."""
+        return (self.ngroups - 1) * self.group_time
+
+    @property
+    def integration_duration(self):
+        """Wall-clock time of one integration including its reset (s)."""
+        frames = self.ngroups * self.nframes + (self.ngroups - 1) * self.groupgap + self.nresets_between_ints
+        return frames * self.frame_time
+
+    def group_read_noise(self, frame_noise):
+        """Read noise of one group: the frame noise averaged over ``nframes``."""
+        return frame_noise / math.sqrt(self.nframes)
+
+
+def _nircam(name, detector, prefix, module, channel, sca):
+    short = channel == "SHORT"
+    return DetectorSpec(
+        "nircam", name, detector, prefix, module, channel, (2048, 2048), gain=2.05 if short else 1.82,
+        read_noise=4.5 if short else 5.0, saturation=36000.0, pixel_pitch_um=18.0, sca_num=sca,
+        psf_floor_arcsec=0.02,
+    )  # fmt: skip
+
+
+_DETECTORS = {
+    **{f"nrca{i}": _nircam(f"nrca{i}", f"NRCA{i}", f"NRCA{i}", "A", "SHORT", 480 + i) for i in range(1, 5)},
+    "nrcalong": _nircam("nrcalong", "NRCALONG", "NRCA5", "A", "LONG", 485),
+    **{f"nrcb{i}": _nircam(f"nrcb{i}", f"NRCB{i}", f"NRCB{i}", "B", "SHORT", 485 + i) for i in range(1, 5)},
+    "nrcblong": _nircam("nrcblong", "NRCBLONG", "NRCB5", "B", "LONG", 490),
+    "mirimage": DetectorSpec(
+        "miri", "mirimage", "MIRIMAGE", "MIRIM", None, None, (1024, 1032), gain=5.5, read_noise=6.0,
+        saturation=50000.0, pixel_pitch_um=25.0, sca_num=493, psf_floor_arcsec=0.1,
+    ),  # fmt: skip
+}
+_ALIASES = {"nrca5": "nrcalong", "nrcb5": "nrcblong", "mirim": "mirimage", "miri": "mirimage"}
+
+
+def _check_instrument(instrument):
+    if not isinstance(instrument, str) or instrument.lower() not in INSTRUMENTS:
+        raise ParameterError(f"instrument: unknown instrument {instrument!r} (choose from {', '.join(INSTRUMENTS)})")
+    return instrument.lower()
+
+
+def detector_spec(instrument, detector):
+    """The :class:`DetectorSpec` of ``detector`` of ``instrument``.
+
+    ``nrca5``/``nrcb5`` are accepted for ``nrcalong``/``nrcblong``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown instrument, or a detector that is not one of its imagers.
+    """
+    instrument = _check_instrument(instrument)
+    key = str(detector).lower()
+    key = _ALIASES.get(key, key)
+    spec = _DETECTORS.get(key)
+    if spec is None or spec.instrument != instrument:
+        names = sorted(k for k, v in _DETECTORS.items() if v.instrument == instrument)
+        raise ParameterError(f"detector: {detector!r} is not a {instrument} imaging detector (choose from {', '.join(names)})")
+    return spec
+
+
+def _filter_table(spec):
+    if spec.instrument == "miri":
+        return _MIRI
+    return _NIRCAM_SW if spec.channel == "SHORT" else _NIRCAM_LW
+
+
+def filter_spec(detector, filter):  # noqa: A002 - the CLI option's name
+    """The :class:`FilterSpec` of ``filter`` for a detector.
+
+    Parameters
+    ----------
+    detector : DetectorSpec
+    filter : str
+        A filter name, case-insensitive (``f200w``, ``f162m``, ``f770w``).
+
+    Raises
+    ------
+    ParameterError
+        If the detector's channel has no such filter.
+    """
+    table = _filter_table(detector)
+    key = str(filter).upper()
+    if key not in table:
+        raise ParameterError(f"filter: {filter!r} is not a filter of {detector.detector} (choose from {', '.join(table).lower()})")
+    wavelength, bandwidth, wheel, pupil = table[key]
+    return FilterSpec(key, wheel, pupil, wavelength, bandwidth)
+
+
+def filters_for(detector):
+    """Every :class:`FilterSpec` of the detector's channel."""
+    return [filter_spec(detector, name) for name in _filter_table(detector)]
+
+
+def _placement(detector, aperture_name):
+    """SUBSTRT1/2 of a SIAF subarray aperture in the detector's full-frame science frame."""
+    full = detector.full_aperture
+    sub = siaf_aperture(detector.instrument, aperture_name)
+    x_full, y_full = full.det_to_sci(sub.det_ref[0], sub.det_ref[1])
+    return int(round(float(x_full) - sub.sci_ref[0] + 1)), int(round(float(y_full) - sub.sci_ref[1] + 1))
+
+
+def choose_subarray(detector, size):
+    """The subarray a ``size`` option selects.
+
+    Rule: ``size`` is the number of rows of the science array.
+
+    * the full-frame size (2048 for NIRCam; 1024 or 1032 for MIRI) gives FULL;
+    * otherwise the first real SIAF imaging subarray of this detector with
+      that many rows: NIRCam SUB160, SUB320, SUB640, SUB64P, SUB160P, SUB400P
+      (square); MIRI SUB64 (64 x 72), SUB128 (128 x 136), SUB256, BRIGHTSKY (512);
+    * otherwise a ``GENERIC`` square ``size x size`` subarray centred on the
+      full-frame aperture's reference pixel, moved inside the detector.
+
+    Raises
+    ------
+    ParameterError
+        ``size`` is not an integer between 16 and the full-frame size.
+    """
+    rows, cols = detector.full_shape
+    if isinstance(size, bool) or not isinstance(size, int) or not _MIN_SIZE <= size <= max(rows, cols):
+        raise ParameterError(f"size: must be an integer between {_MIN_SIZE} and {max(rows, cols)} for {detector.detector}, got {size!r}")
+    full = detector.full_aperture
+    if size in (rows, cols):
+        return Subarray("FULL", 1, 1, cols, rows, full.name)
+    apertures = siaf_apertures(detector.instrument)
+    if detector.instrument == "nircam":
+        candidates = [(name, f"{detector.siaf_prefix}_{name}") for name in _NIRCAM_SUBARRAYS]
+    else:
+        candidates = list(_MIRI_SUBARRAYS.items())
+    for name, aperture_name in candidates:
+        aperture = apertures.get(aperture_name)
+        if aperture is None or int(aperture.sci_size[1]) != size:
+            continue
+        xstart, ystart = _placement(detector, aperture_name)
+        return Subarray(name, xstart, ystart, int(aperture.sci_size[0]), size, aperture_name)
+    xstart = int(round(full.sci_ref[0] - size / 2)) + 1
+    ystart = int(round(full.sci_ref[1] - size / 2)) + 1
+    xstart = min(max(xstart, 1), cols - size + 1)
+    ystart = min(max(ystart, 1), rows - size + 1)
+    return Subarray("GENERIC", xstart, ystart, size, size, full.name)
+
+
+def readout_for(detector, subarray, *, tso=False):
+    """Readout pattern and frame time for an exposure.
+
+    NIRCam: full frame MEDIUM8 (8 frames, gap 2) x 6 groups, ~10.74 s frames;
+    subarrays BRIGHT2 x 10 groups (RAPID x 5 for time series), frame time
+    ``(xsize / outputs + 12) * (ysize + 1) * 10 us``. MIRI: FASTR1 x 40 groups
+    with the flight frame times (a generic subarray scales the full-frame one
+    by its pixel count).
+    """
+    if detector.instrument == "nircam":
+        outputs = 4 if subarray.is_full else 1
+        frame_time = (subarray.xsize / outputs + 12) * (subarray.ysize + 1) * 1e-5
+        if subarray.is_full and not tso:
+            return Readout("MEDIUM8", 8, 2, 6, frame_time, 1, outputs)
+        if tso:
+            return Readout("RAPID", 1, 0, 5, frame_time, 1, outputs)
+        return Readout("BRIGHT2", 2, 0, 10, frame_time, 1, outputs)
+    rows, cols = detector.full_shape
+    frame_time = _MIRI_FRAME_TIMES.get(subarray.name)
+    if frame_time is None:
+        frame_time = max(0.05, _MIRI_FRAME_TIMES["FULL"] * subarray.xsize * subarray.ysize / (rows * cols))
+    return Readout("FASTR1", 1, 0, 10 if tso else 40, frame_time, 0, 4)
