@@ -31,6 +31,8 @@ def read_parameter_file(path):
 
     Returns
     -------
+    class_name : str
+        The ``class`` the file is for ("" if absent).
     pipeline_params : dict
         Pipeline-level parameters.
     step_params : dict
@@ -71,7 +73,7 @@ def read_parameter_file(path):
         if not isinstance(entry, dict) or "name" not in entry:
             raise ParameterError(f"--config: {path}: each entry of 'steps' needs a 'name'")
         step_params[str(entry["name"])] = dict(entry.get("parameters") or {})
-    return pipeline_params, step_params
+    return str(doc.get("class") or doc.get("name") or ""), pipeline_params, step_params
 
 
 def _plain_tree(node):

@@ -379,7 +379,7 @@ def readout_for(detector, subarray, *, tso=False):
     """Readout pattern and frame time for an exposure.
 
     NIRCam: full frame MEDIUM8 (8 frames, gap 2) x 6 groups, ~10.74 s frames;
-    subarrays BRIGHT2 x 10 groups (RAPID x 5 for time series), frame time
+    subarrays MEDIUM8 x 10 groups (RAPID x 5 for time series), frame time
     ``(xsize / outputs + 12) * (ysize + 1) * 10 us``. MIRI: FASTR1 x 40 groups
     with the flight frame times (a generic subarray scales the full-frame one
     by its pixel count).
@@ -391,7 +391,7 @@ def readout_for(detector, subarray, *, tso=False):
             return Readout("MEDIUM8", 8, 2, 6, frame_time, 1, outputs)
         if tso:
             return Readout("RAPID", 1, 0, 5, frame_time, 1, outputs)
-        return Readout("BRIGHT2", 2, 0, 10, frame_time, 1, outputs)
+        return Readout("MEDIUM8", 8, 2, 10, frame_time, 1, outputs)
     rows, cols = detector.full_shape
     frame_time = _MIRI_FRAME_TIMES.get(subarray.name)
     if frame_time is None:

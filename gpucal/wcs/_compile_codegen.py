@@ -127,6 +127,26 @@ def _emit_horner2(em, op):
     em.line(f"{out} = {' + '.join(t for t in (r0, r1, r2) if t is not None)}")
 
 
+def _emit_poly2_rows(em, op):
+    """``sum_j y**j Q_j(x)``: independent Horner chains in x, then Horner in y."""
+    degree = op.attrs[0]
+    coeffs = iter([em.param(c) for c in op.values])
+    x, y, out = _var(op.ins[0]), _var(op.ins[1]), _var(op.outs[0])
+    rows = []
+    for j in range(degree + 1):
+        row = [next(coeffs) for _ in range(degree + 1 - j)]
+        expr = row[-1]
+        for c in row[-2::-1]:
+            expr = f"{c} + ({expr}) * {x}"
+        name = f"q{op.outs[0]}_{j}"
+        em.line(f"{name} = {expr}")
+        rows.append(name)
+    expr = rows[-1]
+    for r in rows[-2::-1]:
+        expr = f"{r} + ({expr}) * {y}"
+    em.line(f"{out} = {expr}")
+
+
 _BINOP_TEXT = {"+": "+", "-": "-", "*": "*", "/": "/", "**": "**"}
 
 
@@ -137,6 +157,8 @@ def _emit(em, op, n_outputs):
         _emit_horner1(em, op)
     elif op.kind == "horner2":
         _emit_horner2(em, op)
+    elif op.kind == "poly2_rows":
+        _emit_poly2_rows(em, op)
     elif op.kind == "binop":
         em.line(f"{_var(op.outs[0])} = {_var(op.ins[0])} {_BINOP_TEXT[op.attrs[0]]} {_var(op.ins[1])}")
     elif op.kind == "bbox":

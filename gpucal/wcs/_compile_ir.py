@@ -50,7 +50,9 @@ class Unsupported(Exception):
 class Op:
     """One operation: ``outs = kind(ins; attrs, values)``.
 
-    Kinds: ``horner1`` (attrs: degree), ``horner2`` (degree), ``s2c``,
+    Kinds: ``horner1`` (attrs: degree), ``horner2`` (degree; astropy's
+    multivariate Horner order), ``poly2_rows`` (degree; row-wise order, made
+    by the simplifier), ``s2c``,
     ``c2s`` (attrs: wrapping mode), ``tan_x2s``, ``tan_s2x``, ``persp``,
     ``inv_persp``, ``binop`` (attrs: operator), ``bbox`` (no outputs: the
     whole result is NaN when an input lies outside ``[lo, hi]``) and

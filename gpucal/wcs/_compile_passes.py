@@ -6,7 +6,8 @@ layout still share one compiled kernel. Numbers are combined on the host in
 float64; results change only by rounding (a few 1e-16 relative), far inside
 the 1e-6 pixel target. The rewrites, applied until nothing changes:
 
-* polynomials of degree <= 1 become affine maps;
+* polynomials of degree <= 1 become affine maps (and, at the end, 2-D
+  polynomials are re-associated row by row for a shorter dependency chain);
 * affine maps feeding affine maps are composed into one (chains of shifts,
   scales, affine transformations, rotations, unit conversions...);
 * ``spherical -> unit vector`` applied to the angles of a known unit vector
@@ -20,7 +21,7 @@ the 1e-6 pixel target. The rewrites, applied until nothing changes:
 
 import numpy as np
 
-from gpucal.wcs._compile_ir import ONE, PARAM, ZERO, Lin, Op, Program
+from gpucal.wcs._compile_ir import ONE, PARAM, ZERO, Lin, Op, Program, horner2_order
 
 __all__ = ["simplify"]
 
@@ -67,6 +68,24 @@ def _polys_to_lin(ops):
                 c01, c10, c00 = op.values
                 ops[idx] = Lin(op.ins, op.outs, np.array([[c10, c01]]), np.full((1, 2), PARAM, np.int8), np.array([c00]),
                                np.array([PARAM], np.int8))  # fmt: skip
+            changed = True
+    return changed
+
+
+def _polys_by_rows(ops):
+    """Re-associate 2-D polynomials as ``sum_j y**j Q_j(x)`` (Horner in x per row, then in y).
+
+    astropy's multivariate Horner scheme is one long dependent chain; rows are
+    independent, which halves the critical path (same monomials, reordered
+    sums; rounding-level differences only).
+    """
+    changed = False
+    for idx, op in enumerate(ops):
+        if op.kind == "horner2":
+            degree = op.attrs[0]
+            by_pair = dict(zip(horner2_order(degree), op.values, strict=True))
+            values = [by_pair[(i, j)] for j in range(degree + 1) for i in range(degree + 1 - j)]
+            ops[idx] = Op("poly2_rows", op.ins, op.outs, op.attrs, np.array(values))
             changed = True
     return changed
 
@@ -215,6 +234,7 @@ def simplify(program):
         changed |= _fold_sphere(ops, outputs)
         changed |= _fuse_perspective(ops)
         changed |= _dead_code(ops, outputs)
+    _polys_by_rows(ops)
     return Program(program.n_inputs, ops, outputs, program.n_vars)
 
 

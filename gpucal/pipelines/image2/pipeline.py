@@ -82,8 +82,9 @@ class Image2Pipeline:
         self, *, steps=None, save_results=_UNSET, save_bsub=_UNSET, output_dir=_UNSET, output_file=None,
         device="auto", require_gpu=None, ref_dir=None, config_file=None,
     ):  # fmt: skip
-        file_pipeline, file_steps = ({}, {}) if config_file is None else read_parameter_file(config_file)
-        self._check_config_class(config_file, file_pipeline)
+        file_class, file_pipeline, file_steps = ("", {}, {}) if config_file is None else read_parameter_file(config_file)
+        if file_class and "Image2Pipeline" not in file_class and "calwebb_image2" not in file_class:
+            raise ParameterError(f"{config_file}: a parameter file for {file_class}, not for calwebb_image2")
         known = {"save_bsub", "save_results", "output_dir", "output_file", "skip", "suffix", "input_dir", "output_ext",
                  "output_use_model", "output_use_index", "search_output_file", "pre_hooks", "post_hooks", "class", "name"}  # fmt: skip
         unknown = set(file_pipeline) - known
@@ -111,14 +112,6 @@ class Image2Pipeline:
         self._layers = (file_steps, user_steps)
         # Validate every parameter now, before any input is read.
         self.steps_for(None)
-
-    @staticmethod
-    def _check_config_class(path, params):
-        if path is None:
-            return
-        text = str(params.get("class", "")) if params else ""
-        if text and "Image2Pipeline" not in text and "calwebb_image2" not in text:
-            raise ParameterError(f"{path}: a parameter file for {text}, not for calwebb_image2")
 
     def steps_for(self, meta):
         """The configured step instances for one exposure (its jwst per-mode defaults applied)."""
