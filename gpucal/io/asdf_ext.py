@@ -34,8 +34,11 @@ def read_asdf_tree(data, path):
     from asdf.tags.core import NDArrayType
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), asdf.config_context() as config:
             warnings.simplefilter("ignore")
+            # Schema validation costs more than the whole data read; stdatamodels
+            # validates on its own read, and gpucal needs only the objects.
+            config.validate_on_read = False
             with asdf.open(
                 io.BytesIO(bytes(data)), ignore_unrecognized_tag=True, ignore_missing_extensions=True, lazy_load=True, memmap=False
             ) as af:

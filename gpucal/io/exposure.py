@@ -30,7 +30,7 @@ from gpucal.io.asdf_ext import array_reference, asdf_bytes, asdf_table_header, r
 from gpucal.io.meta import meta_node
 from gpucal.io.schema import array_extensions, headers_from_meta, meta_from_headers
 
-__all__ = ["ARRAY_EXTENSIONS", "Exposure", "read_exposure", "write_exposure"]
+__all__ = ["ARRAY_EXTENSIONS", "EXTENSION_NAMES", "Exposure", "read_exposure", "write_exposure"]
 
 #: Array attribute -> FITS extension name, for the arrays gpucal handles.
 ARRAY_EXTENSIONS = {
@@ -44,6 +44,7 @@ ARRAY_EXTENSIONS = {
     "var_rnoise": "VAR_RNOISE",
     "var_flat": "VAR_FLAT",
 }
+EXTENSION_NAMES = ARRAY_EXTENSIONS
 _EXTENSION_ATTRS = {v: k for k, v in ARRAY_EXTENSIONS.items()}
 _FLOAT_ARRAYS = ("data", "err", "var_poisson", "var_rnoise", "var_flat", "area", "wht")
 _STRUCTURAL = {

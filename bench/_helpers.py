@@ -1,0 +1,64 @@
+"""Shared helpers for gpucal's benchmark scripts: environment capture, timing, synthetic data."""
+
+import datetime
+import os
+import platform
+import shlex
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["best_of", "environment", "header", "make_cal_like"]
+
+
+def environment(device="cpu"):
+    """Device, date and command line of this run, for bench/RESULTS.md."""
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "device": device,
+        "cpu": f"{cpu}, {os.cpu_count()} cores, numba threads {numba.get_num_threads()}",
+        "python": platform.python_version(),
+        "command": " ".join(shlex.quote(a) for a in [os.path.relpath(sys.executable), *sys.argv]),
+    }
+
+
+def header(title, device="cpu"):
+    env = environment(device)
+    print(f"# {title}")
+    for key, value in env.items():
+        print(f"# {key}: {value}")
+    return env
+
+
+def best_of(fn, repeat=5, setup=None, sync=None):
+    """Best wall time of ``repeat`` calls (seconds); ``setup`` runs before each call, untimed."""
+    best = float("inf")
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        start = time.perf_counter()
+        fn()
+        if sync is not None:
+            sync()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def make_cal_like(shape=(2048, 2048), seed=0):
+    """Arrays of a full-frame ``_cal`` product (SCI, ERR, DQ, AREA, VAR_*)."""
+    rng = np.random.default_rng(seed)
+    arrays = {name: rng.normal(1.0, 0.1, shape).astype(np.float32) for name in ("data", "err", "area", "var_poisson", "var_rnoise", "var_flat")}
+    arrays["dq"] = rng.integers(0, 4, shape, dtype=np.uint32)
+    return arrays
