@@ -15,7 +15,7 @@ The distortion comes from the SIAF coefficients shipped with pysiaf (the
 """
 
 from gpucal.sim.exposure import SimulatedExposure, make_exposure, sky_brightness
-from gpucal.sim.instruments import choose_subarray, detector_spec, filter_spec, readout_for
+from gpucal.sim.instruments import choose_subarray, detector_spec, filter_spec, readout_for, resolve_options
 from gpucal.sim.meta import ObservationIds
 from gpucal.sim.observation import SimulationResult, dither_offsets, simulate
 from gpucal.sim.reffiles import ReferenceData, make_reference_data, make_reference_files, write_reference_files
@@ -36,6 +36,7 @@ __all__ = [
     "make_reference_files",
     "make_scene",
     "readout_for",
+    "resolve_options",
     "simulate",
     "sky_brightness",
     "write_reference_files",

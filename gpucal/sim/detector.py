@@ -27,11 +27,11 @@ flat), :func:`expose` produces what ``calwebb_detector1`` would leave:
 
 import dataclasses
 import functools
-import zlib
 
 import numpy as np
 
 from gpucal import dqflags
+from gpucal.sim.instruments import instrument_rng
 
 __all__ = ["ExposureNoise", "expose", "static_defects"]
 
@@ -51,7 +51,7 @@ def static_defects(detector):
     from gpucal.sim.reffiles import reference_border
 
     rows, cols = detector.full_shape
-    rng = np.random.default_rng(zlib.crc32(f"defects/{detector.name}".encode()))
+    rng = instrument_rng("defects", detector.name)
     dq = np.zeros((rows, cols), dtype=np.uint32)
     dark = np.zeros((rows, cols), dtype=np.float32)
     npix = rows * cols
@@ -156,16 +156,28 @@ def expose(rate, *, detector, readout, nints, rng, static_dq, pixel_area_cm2=Non
     tgroup = readout.group_time
     ngroups = readout.ngroups
     sigma_g = readout.group_read_noise(detector.read_noise)
-    with np.errstate(divide="ignore"):
-        good_groups = np.where(rate > 0, np.floor(detector.saturation / (rate * tgroup)), ngroups)
-    ngood = np.clip(good_groups, 0, ngroups).astype(np.int64)
-    dq_base = static_dq.astype(np.uint32, copy=True)
-    dq_base[ngood < ngroups] |= _DQ["SATURATED"]
-    dq_base[ngood < 2] |= _DNU
+
+    # Saturation is rare: full-ramp values everywhere, shorter ramps patched in by index.
+    saturated = np.flatnonzero(rate * (ngroups * tgroup) > detector.saturation)
+    ngood = np.clip(np.floor(detector.saturation / (rate.flat[saturated] * tgroup)), 0, ngroups - 1).astype(np.int64)
     n_used = np.maximum(ngood, 2)
-    t_eff = (n_used - 1) * tgroup
-    var_p_base = rate / (detector.gain * t_eff)
-    var_r_base = 12.0 * sigma_g**2 / (n_used * (n_used**2 - 1) * tgroup**2)
+    t_full = (ngroups - 1) * tgroup
+    t_sat = (n_used - 1) * tgroup
+    dq_base = np.array(static_dq, dtype=np.uint32)
+    dq_base.flat[saturated] |= _DQ["SATURATED"]
+    dq_base.flat[saturated[ngood < 2]] |= _DNU
+    bad = (dq_base & _DNU) != 0
+    var_p_base = rate / (detector.gain * t_full)
+    var_p_base.flat[saturated] = rate.flat[saturated] / (detector.gain * t_sat)
+    var_p_base[bad] = 0.0
+    var_r_full = 12.0 * sigma_g**2 / (ngroups * (ngroups**2 - 1) * tgroup**2)
+    var_r_base = np.full(shape, var_r_full)
+    var_r_base.flat[saturated] = 12.0 * sigma_g**2 / (n_used * (n_used**2 - 1) * tgroup**2)
+    var_r_base[bad] = 0.0
+    lam = rate * (detector.gain * t_full)
+    lam.flat[saturated] = rate.flat[saturated] * (detector.gain * t_sat)
+    to_rate = np.full(shape, 1.0 / (detector.gain * t_full))
+    to_rate.flat[saturated] = 1.0 / (detector.gain * t_sat)
 
     area = pixel_area_cm2 if pixel_area_cm2 is not None else (detector.pixel_pitch_um * 1e-4) ** 2
     out = {k: np.empty((nints, *shape), dtype=np.float32) for k in ("data", "err", "var_poisson", "var_rnoise")}
@@ -173,31 +185,28 @@ def expose(rate, *, detector, readout, nints, rng, static_dq, pixel_area_cm2=Non
     residual = np.zeros(shape, dtype=bool)
     counts = {"cosmic_rays_flagged": 0, "cosmic_rays_residual": 0}
     for i in range(nints):
-        dq = dq_base.copy()
-        var_r = np.array(var_r_base, dtype=np.float64, copy=True)
+        dq = dq_all[i]
+        dq[...] = dq_base
+        var_r = var_r_base.copy()
         n_events = rng.poisson(_CR_PER_CM2_S * area * shape[0] * shape[1] * readout.integration_duration)
         rows, cols, event = _cosmic_rays(rng, shape, n_events)
         found = rng.random(n_events) < 0.9
         hit_found = found[event]
         dq[rows[hit_found], cols[hit_found]] |= _DQ["JUMP_DET"]
         var_r[rows[hit_found], cols[hit_found]] *= 2.0
-        electrons = rng.poisson(rate * detector.gain * t_eff)
-        data = electrons / (detector.gain * t_eff) + rng.normal(0.0, 1.0, shape) * np.sqrt(var_r)
+        data = rng.poisson(lam) * to_rate
+        data += rng.standard_normal(shape) * np.sqrt(var_r)
         miss_r, miss_c = rows[~hit_found], cols[~hit_found]
         sigma = np.sqrt(var_p_base[miss_r, miss_c] + var_r[miss_r, miss_c])
         data[miss_r, miss_c] += rng.uniform(6.0, 60.0, miss_r.size) * sigma
-        residual[miss_r, miss_c] |= (dq[miss_r, miss_c] & _DNU) == 0
+        residual[miss_r, miss_c] |= ~bad[miss_r, miss_c]
         counts["cosmic_rays_flagged"] += int(found.sum())
         counts["cosmic_rays_residual"] += int((~found).sum())
-        bad = (dq & _DNU) != 0
-        var_p = np.where(bad, 0.0, var_p_base)
-        var_r[bad] = 0.0
         data[bad] = np.nan
         out["data"][i] = data
-        out["var_poisson"][i] = var_p
+        out["var_poisson"][i] = var_p_base
         out["var_rnoise"][i] = var_r
-        out["err"][i] = np.sqrt(var_p + var_r)
-        dq_all[i] = dq
-    counts["saturated"] = int(np.count_nonzero(ngood < ngroups))
-    counts["do_not_use"] = int(np.count_nonzero(dq_base & _DNU))
+        np.sqrt(out["var_poisson"][i] + out["var_rnoise"][i], out=out["err"][i])
+    counts["saturated"] = int(saturated.size)
+    counts["do_not_use"] = int(np.count_nonzero(bad))
     return ExposureNoise(out["data"], out["err"], out["var_poisson"], out["var_rnoise"], dq_all, residual, counts)

@@ -22,10 +22,8 @@ not copied.
 
 import datetime
 import math
-import zlib
 
-import numpy as np
-
+from gpucal.sim.instruments import instrument_rng
 from gpucal.sim.siaf import prd_version
 
 __all__ = [
@@ -64,10 +62,12 @@ def _science_to_ideal_model(aperture):
 
     degree = aperture.degree
     forward = Mapping((0, 1, 0, 1)) | (
-        Polynomial2D(degree, **aperture.sci2idl_x, name="sci2idlx") & Polynomial2D(degree, **aperture.sci2idl_y, name="sci2idly")
+        Polynomial2D(degree, **aperture.sci2idl_x, name="sci2idlx")
+        & Polynomial2D(degree, **aperture.sci2idl_y, name="sci2idly")
     )
     forward.inverse = Mapping((0, 1, 0, 1)) | (
-        Polynomial2D(degree, **aperture.idl2sci_x, name="idl2scix") & Polynomial2D(degree, **aperture.idl2sci_y, name="idl2sciy")
+        Polynomial2D(degree, **aperture.idl2sci_x, name="idl2scix")
+        & Polynomial2D(degree, **aperture.idl2sci_y, name="idl2sciy")
     )
     return forward
 
@@ -99,11 +99,6 @@ def distortion_model(aperture):
     return model
 
 
-def _stable_rng(*parts):
-    """A generator seeded from names, identical across runs and platforms."""
-    return np.random.default_rng(zlib.crc32("/".join(parts).encode()))
-
-
 def filter_offsets(detector_spec, filters):
     """Per-filter pixel offsets ``[{filter, pupil, column_offset, row_offset}]``.
 
@@ -119,7 +114,7 @@ def filter_offsets(detector_spec, filters):
     """
     rows = []
     for spec in filters:
-        rng = _stable_rng("filteroffset", detector_spec.name, spec.filter, spec.pupil)
+        rng = instrument_rng("filteroffset", detector_spec.name, spec.filter, spec.pupil)
         if rng.random() < 1 / 3:
             col, row = 0.0, 0.0
         else:
@@ -206,10 +201,9 @@ def write_filteroffset(path, detector_spec, offsets):
     -------
     pathlib.Path
     """
-    meta = _base_meta(
-        detector_spec, "filteroffset", "FilteroffsetModel", f"{detector_spec.instrument_name} filter offsets (simulated)",
-        "Filter-dependent boresight offsets, gpucal simulator",
-    )  # fmt: skip
+    title = f"{detector_spec.instrument_name} filter offsets (simulated)"
+    description = "Filter-dependent boresight offsets, gpucal simulator"
+    meta = _base_meta(detector_spec, "filteroffset", "FilteroffsetModel", title, description)
     meta["instrument"]["filter"] = "N/A"
     meta["instrument"]["p_filter"] = "|".join(sorted({row["filter"] for row in offsets})) + "|"
     meta["subarray"] = {"name": "FULL", "p_subarray": "GENERIC|FULL|"}

@@ -31,7 +31,16 @@ from gpucal.sim.siaf import siaf_aperture
 from gpucal.wcs.imaging import imaging_wcs
 from gpucal.wcs.pointing import Pointing
 
-__all__ = ["DEFAULT_FIELD", "SimulatedExposure", "aperture_pointing", "exposure_wcs", "make_exposure", "sky_brightness"]
+__all__ = [
+    "DEFAULT_FIELD",
+    "SimulatedExposure",
+    "aperture_pointing",
+    "exposure_wcs",
+    "field_radius",
+    "footprint_area",
+    "make_exposure",
+    "sky_brightness",
+]
 
 #: Default field centre (RA, Dec in deg): a high-latitude field in the south.
 DEFAULT_FIELD = (53.1625, -27.7914)
@@ -69,6 +78,9 @@ class SimulatedExposure:
         The true WCS (what assign_wcs would build from the true pointing).
     x, y : ndarray
         True 0-based pixel position of every scene source (off-array ones included).
+    expected : ndarray of float32
+        The noise-free count rate (DN/s) of every pixel: scene, sky and dark
+        through the QE, before noise, cosmic rays and saturation.
     residual_cr : ndarray of bool
         Pixels holding unflagged cosmic-ray residuals.
     counts : dict
@@ -83,6 +95,7 @@ class SimulatedExposure:
     wcs: object
     x: np.ndarray
     y: np.ndarray
+    expected: np.ndarray
     residual_cr: np.ndarray
     counts: dict
 
@@ -93,10 +106,33 @@ def aperture_pointing(detector, subarray, ra, dec, roll, *, va_scale=_VA_SCALE):
     return Pointing(float(ra), float(dec), float(roll) % 360.0, aperture.v2_ref, aperture.v3_ref, va_scale)
 
 
+def field_radius(reference, subarray):
+    """Distance (arcsec) from the exposure's reference point to its farthest array corner."""
+    aperture = siaf_aperture(reference.detector.instrument, subarray.aperture)
+    if subarray.name in ("FULL", "GENERIC"):
+        ref_x, ref_y = aperture.sci_ref[0] - subarray.xstart + 1, aperture.sci_ref[1] - subarray.ystart + 1
+    else:
+        ref_x, ref_y = aperture.sci_ref
+    corners = [
+        (0.5, 0.5),
+        (subarray.xsize + 0.5, 0.5),
+        (0.5, subarray.ysize + 0.5),
+        (subarray.xsize + 0.5, subarray.ysize + 0.5),
+    ]
+    return max(math.hypot(cx - ref_x, cy - ref_y) for cx, cy in corners) * max(aperture.sci_scale)
+
+
+def footprint_area(reference, subarray):
+    """Sky area (arcsec^2) of the science array at the nominal pixel area."""
+    return subarray.xsize * subarray.ysize * reference.pixar_a2
+
+
 def exposure_wcs(reference, subarray, pointing):
     """The imaging gwcs of an exposure (as jwst's assign_wcs builds it from these references)."""
     placement = None if subarray.is_full else (subarray.xstart, subarray.ystart, subarray.xsize, subarray.ysize)
-    return imaging_wcs(reference.distortion, pointing, shape=subarray.shape, filter_offset=reference.filter_offset, subarray=placement)
+    return imaging_wcs(
+        reference.distortion, pointing, shape=subarray.shape, filter_offset=reference.filter_offset, subarray=placement
+    )
 
 
 def _check_positive_int(name, value, minimum=1):
@@ -116,14 +152,16 @@ def _int_times(start_mjd, readout, nints):
                ("int_end_BJD_TDB", ">f8")]  # fmt: skip
     values = [np.arange(1, nints + 1), starts, starts + length / 2, starts + length,
               starts + tdb, starts + length / 2 + tdb, starts + length + tdb]  # fmt: skip
-    table = np.rec.fromarrays([np.asarray(v).astype(d) for v, (_, d) in zip(values, columns, strict=True)], dtype=columns)
+    table = np.rec.fromarrays(
+        [np.asarray(v).astype(d) for v, (_, d) in zip(values, columns, strict=True)], dtype=columns
+    )
     hdu = fits.BinTableHDU(table, name="INT_TIMES")
     hdu.header["EXTVER"] = 1
     return hdu.header, table.tobytes()
 
 
 def make_exposure(
-    *, instrument="nircam", detector="nrca1", filter="f200w", size=256, seed=1, nints=1, tso=False,  # noqa: A002
+    *, instrument="nircam", detector=None, filter=None, size=256, seed=1, nints=1, tso=False,
     background=False, pointing=None, header_pointing=None, scene=None, ids=None, start_mjd=_DEFAULT_START_MJD,
     dither=None, total_exposures=1, target=None, reference=None, want_ints=None, rng=None,
 ):  # fmt: skip
@@ -132,7 +170,7 @@ def make_exposure(
     Parameters
     ----------
     instrument, detector, filter, size, seed, nints, tso
-        As for :func:`gpucal.sim.simulate`.
+        As for :func:`gpucal.sim.simulate`, but ``size`` defaults to 256 (``None``: full frame).
     background : bool
         Mark it a dedicated background exposure (BKGDTARG=T).
     pointing : gpucal.wcs.pointing.Pointing, optional
@@ -172,6 +210,7 @@ def make_exposure(
         raise ParameterError(f"seed: must be a non-negative integer, got {seed!r}")
     reference = reference or make_reference_data(instrument, detector, filter)
     det, spec = reference.detector, reference.filter
+    size = det.full_shape[0] if size is None else size
     subarray = choose_subarray(det, size)
     readout = readout_for(det, subarray, tso=tso)
     rng = rng if rng is not None else np.random.default_rng(seed)
@@ -191,9 +230,9 @@ def make_exposure(
     static_dq, dark = (a[rows, cols] for a in static_defects(det))
 
     if scene is None:
-        half = 0.5 * max(subarray.xsize * reference.detector.full_aperture.sci_scale[0],
-                         subarray.ysize * reference.detector.full_aperture.sci_scale[1]) * math.sqrt(2)  # fmt: skip
-        scene = make_scene(rng, (pointing.ra_ref, pointing.dec_ref), (half, half), instrument=det.instrument)
+        half = field_radius(reference, subarray) + 2.0
+        scene = make_scene(rng, (pointing.ra_ref, pointing.dec_ref), (half, half), instrument=det.instrument,
+                           footprint=footprint_area(reference, subarray))  # fmt: skip
     if len(scene):
         x, y, jacobian = project(wcs, scene.ra, scene.dec)
         sources = render(scene, x, y, jacobian, subarray.shape, dn_per_jy=dn_per_jy,
@@ -225,5 +264,5 @@ def make_exposure(
         )  # fmt: skip
     return SimulatedExposure(
         rate, rateints, ids.root(det.name), pointing, header_pointing, wcs, np.asarray(x), np.asarray(y),
-        noise.residual_cr, noise.counts,
+        expected.astype(np.float32), noise.residual_cr, noise.counts,
     )  # fmt: skip

@@ -14,11 +14,15 @@ flight data), not calibrated ones:
 
 import dataclasses
 import math
+import zlib
+
+import numpy as np
 
 from gpucal.errors import ParameterError
 from gpucal.sim.siaf import siaf_aperture, siaf_apertures
 
 __all__ = [
+    "DEFAULTS",
     "DetectorSpec",
     "FilterSpec",
     "Readout",
@@ -27,7 +31,9 @@ __all__ = [
     "detector_spec",
     "filter_spec",
     "filters_for",
+    "instrument_rng",
     "readout_for",
+    "resolve_options",
 ]
 
 INSTRUMENTS = ("nircam", "miri")
@@ -62,9 +68,27 @@ _MIRI = {
 
 # Subarray candidates by instrument, in order of preference for a given size.
 _NIRCAM_SUBARRAYS = ("SUB160", "SUB320", "SUB640", "SUB64P", "SUB160P", "SUB400P")
-_MIRI_SUBARRAYS = {"SUB64": "MIRIM_SUB64", "SUB128": "MIRIM_SUB128", "SUB256": "MIRIM_SUB256", "BRIGHTSKY": "MIRIM_BRIGHTSKY"}
+_MIRI_SUBARRAYS = {
+    "SUB64": "MIRIM_SUB64",
+    "SUB128": "MIRIM_SUB128",
+    "SUB256": "MIRIM_SUB256",
+    "BRIGHTSKY": "MIRIM_BRIGHTSKY",
+}
 _MIRI_FRAME_TIMES = {"FULL": 2.77504, "BRIGHTSKY": 0.86528, "SUB256": 0.29952, "SUB128": 0.11904, "SUB64": 0.08524}
-_NIRCAM_PUPILS = ("CLEAR", "F162M", "F164N", "F323N", "F405N", "F466N", "F470N", "FLAT", "MASKIPR", "PINHOLES", "WLM8", "WLP8")
+_NIRCAM_PUPILS = (
+    "CLEAR",
+    "F162M",
+    "F164N",
+    "F323N",
+    "F405N",
+    "F466N",
+    "F470N",
+    "FLAT",
+    "MASKIPR",
+    "PINHOLES",
+    "WLM8",
+    "WLP8",
+)
 _MIN_SIZE = 16
 
 
@@ -205,7 +229,10 @@ class Subarray:
     @property
     def slices(self):
         """``(row slice, column slice)`` of the full frame covered by the science array."""
-        return (slice(self.ystart - 1, self.ystart - 1 + self.ysize), slice(self.xstart - 1, self.xstart - 1 + self.xsize))
+        return (
+            slice(self.ystart - 1, self.ystart - 1 + self.ysize),
+            slice(self.xstart - 1, self.xstart - 1 + self.xsize),
+        )
 
     @property
     def is_full(self):
@@ -245,6 +272,16 @@ class Readout:
         return frame_noise / math.sqrt(self.nframes)
 
 
+def instrument_rng(*parts):
+    """A random generator seeded from names, identical across runs and platforms.
+
+    Properties of the instrument itself (flat-field structure, bad pixels,
+    filter offsets) are drawn from it, so that every simulation of a
+    detector sees the same ones whatever its seed.
+    """
+    return np.random.default_rng(zlib.crc32("/".join(str(p) for p in parts).encode()))
+
+
 def _nircam(name, detector, prefix, module, channel, sca):
     short = channel == "SHORT"
     return DetectorSpec(
@@ -260,9 +297,20 @@ _DETECTORS = {
     **{f"nrcb{i}": _nircam(f"nrcb{i}", f"NRCB{i}", f"NRCB{i}", "B", "SHORT", 485 + i) for i in range(1, 5)},
     "nrcblong": _nircam("nrcblong", "NRCBLONG", "NRCB5", "B", "LONG", 490),
     "mirimage": DetectorSpec(
-        "miri", "mirimage", "MIRIMAGE", "MIRIM", None, None, (1024, 1032), gain=5.5, read_noise=6.0,
-        saturation=50000.0, pixel_pitch_um=25.0, sca_num=493, psf_floor_arcsec=0.1,
-    ),  # fmt: skip
+        "miri",
+        "mirimage",
+        "MIRIMAGE",
+        "MIRIM",
+        None,
+        None,
+        (1024, 1032),
+        gain=5.5,
+        read_noise=6.0,
+        saturation=50000.0,
+        pixel_pitch_um=25.0,
+        sca_num=493,
+        psf_floor_arcsec=0.1,
+    ),
 }
 _ALIASES = {"nrca5": "nrcalong", "nrcb5": "nrcblong", "mirim": "mirimage", "miri": "mirimage"}
 
@@ -271,6 +319,28 @@ def _check_instrument(instrument):
     if not isinstance(instrument, str) or instrument.lower() not in INSTRUMENTS:
         raise ParameterError(f"instrument: unknown instrument {instrument!r} (choose from {', '.join(INSTRUMENTS)})")
     return instrument.lower()
+
+
+#: Default detector and filter of each instrument (what ``None`` means for those options).
+DEFAULTS = {"nircam": ("nrca1", "f200w"), "miri": ("mirimage", "f770w")}
+
+
+def resolve_options(instrument, detector=None, filter=None, size=None):
+    """``(DetectorSpec, FilterSpec, size)`` with ``None`` options replaced by the instrument's defaults.
+
+    Defaults: NIRCam ``nrca1``, ``f200w``, 2048 (full frame); MIRI
+    ``mirimage``, ``f770w``, 1024 (full frame).
+
+    Raises
+    ------
+    ParameterError
+        Unknown instrument, detector or filter (``size`` is checked by :func:`choose_subarray`).
+    """
+    instrument = _check_instrument(instrument)
+    default_detector, default_filter = DEFAULTS[instrument]
+    det = detector_spec(instrument, default_detector if detector is None else detector)
+    spec = filter_spec(det, default_filter if filter is None else filter)
+    return det, spec, det.full_shape[0] if size is None else size
 
 
 def detector_spec(instrument, detector):
@@ -289,7 +359,9 @@ def detector_spec(instrument, detector):
     spec = _DETECTORS.get(key)
     if spec is None or spec.instrument != instrument:
         names = sorted(k for k, v in _DETECTORS.items() if v.instrument == instrument)
-        raise ParameterError(f"detector: {detector!r} is not a {instrument} imaging detector (choose from {', '.join(names)})")
+        raise ParameterError(
+            f"detector: {detector!r} is not a {instrument} imaging detector (choose from {', '.join(names)})"
+        )
     return spec
 
 
@@ -299,7 +371,7 @@ def _filter_table(spec):
     return _NIRCAM_SW if spec.channel == "SHORT" else _NIRCAM_LW
 
 
-def filter_spec(detector, filter):  # noqa: A002 - the CLI option's name
+def filter_spec(detector, filter):
     """The :class:`FilterSpec` of ``filter`` for a detector.
 
     Parameters
@@ -316,7 +388,9 @@ def filter_spec(detector, filter):  # noqa: A002 - the CLI option's name
     table = _filter_table(detector)
     key = str(filter).upper()
     if key not in table:
-        raise ParameterError(f"filter: {filter!r} is not a filter of {detector.detector} (choose from {', '.join(table).lower()})")
+        raise ParameterError(
+            f"filter: {filter!r} is not a filter of {detector.detector} (choose from {', '.join(table).lower()})"
+        )
     wavelength, bandwidth, wheel, pupil = table[key]
     return FilterSpec(key, wheel, pupil, wavelength, bandwidth)
 
@@ -331,7 +405,7 @@ def _placement(detector, aperture_name):
     full = detector.full_aperture
     sub = siaf_aperture(detector.instrument, aperture_name)
     x_full, y_full = full.det_to_sci(sub.det_ref[0], sub.det_ref[1])
-    return int(round(float(x_full) - sub.sci_ref[0] + 1)), int(round(float(y_full) - sub.sci_ref[1] + 1))
+    return round(float(x_full) - sub.sci_ref[0] + 1), round(float(y_full) - sub.sci_ref[1] + 1)
 
 
 def choose_subarray(detector, size):
@@ -353,7 +427,9 @@ def choose_subarray(detector, size):
     """
     rows, cols = detector.full_shape
     if isinstance(size, bool) or not isinstance(size, int) or not _MIN_SIZE <= size <= max(rows, cols):
-        raise ParameterError(f"size: must be an integer between {_MIN_SIZE} and {max(rows, cols)} for {detector.detector}, got {size!r}")
+        raise ParameterError(
+            f"size: must be an integer between {_MIN_SIZE} and {max(rows, cols)} for {detector.detector}, got {size!r}"
+        )
     full = detector.full_aperture
     if size in (rows, cols):
         return Subarray("FULL", 1, 1, cols, rows, full.name)
@@ -368,8 +444,8 @@ def choose_subarray(detector, size):
             continue
         xstart, ystart = _placement(detector, aperture_name)
         return Subarray(name, xstart, ystart, int(aperture.sci_size[0]), size, aperture_name)
-    xstart = int(round(full.sci_ref[0] - size / 2)) + 1
-    ystart = int(round(full.sci_ref[1] - size / 2)) + 1
+    xstart = round(full.sci_ref[0] - size / 2) + 1
+    ystart = round(full.sci_ref[1] - size / 2) + 1
     xstart = min(max(xstart, 1), cols - size + 1)
     ystart = min(max(ystart, 1), rows - size + 1)
     return Subarray("GENERIC", xstart, ystart, size, size, full.name)

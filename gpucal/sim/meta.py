@@ -18,7 +18,7 @@ import numpy as np
 from gpucal.sim.siaf import prd_version, siaf_aperture
 from gpucal.wcs.pointing import v23tosky
 
-__all__ = ["ObservationIds", "rate_meta", "v1_attitude"]
+__all__ = ["ObservationIds", "rate_meta", "s_region", "v1_attitude"]
 
 _STAGE1_STEPS = {
     "nircam": {
@@ -46,7 +46,8 @@ _TT_MINUS_UTC_DAYS = 69.184 / _SECONDS_PER_DAY
 class ObservationIds:
     """The identifiers of one exposure (program, observation, visit...), as integers.
 
-    The file root is ``jw{program:05d}{observation:03d}{visit:03d}_{visit_group:02d}{sequence}{activity:02d}_{exposure:05d}_{detector}``.
+    The file root is ``jw{program:05d}{observation:03d}{visit:03d}_{visit_group:02d}{sequence}{activity:02d}``
+    ``_{exposure:05d}_{detector}``.
     """
 
     program: int = 1
@@ -148,7 +149,7 @@ def _wcsinfo(detector, subarray, pointing):
         "roll_ref": pointing.roll_ref,
     }  # fmt: skip
     info.update(_pc_matrix(pointing.roll_ref, aperture.v3_idl_yangle, aperture.vidl_parity))
-    return info, (crpix1, crpix2)
+    return info
 
 
 def s_region(wcs, shape):
@@ -197,7 +198,7 @@ def rate_meta(
     instrument = detector.instrument
     exp_type = "NRC_TSIMAGE" if (tso and instrument == "nircam") else detector.exp_type
     timing = _timing(readout, nints, start_mjd)
-    wcsinfo, _ = _wcsinfo(detector, subarray, pointing)
+    wcsinfo = _wcsinfo(detector, subarray, pointing)
     if wcs is not None:
         wcsinfo["s_region"] = s_region(wcs, subarray.shape)
     if tso:

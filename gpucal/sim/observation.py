@@ -33,8 +33,8 @@ from gpucal.io.asn import make_image2_asn, make_image3_asn, write_asn
 from gpucal.io.atomic import check_writable_dir
 from gpucal.io.exposure import write_exposure
 from gpucal.sim.distortion import ideal_to_v2v3_model
-from gpucal.sim.exposure import DEFAULT_FIELD, aperture_pointing, make_exposure
-from gpucal.sim.instruments import choose_subarray, readout_for
+from gpucal.sim.exposure import DEFAULT_FIELD, aperture_pointing, field_radius, footprint_area, make_exposure
+from gpucal.sim.instruments import choose_subarray, readout_for, resolve_options
 from gpucal.sim.meta import ObservationIds
 from gpucal.sim.reffiles import make_reference_data, write_reference_files
 from gpucal.sim.scene import make_scene, sky_offsets
@@ -135,10 +135,8 @@ def _validate(exposures, backgrounds, nints, seed):
 
 def _scene_half_size(reference, subarray, offsets):
     """Half widths (arcsec) of a sky box covering every dithered footprint with a margin."""
-    scale = max(reference.detector.full_aperture.sci_scale)
-    half = 0.5 * math.hypot(subarray.xsize, subarray.ysize) * scale
-    reach = max(math.hypot(*o) for o in offsets)
-    return (half + reach + 3.0, half + reach + 3.0)
+    reach = field_radius(reference, subarray) + max(math.hypot(*o) for o in offsets) + 3.0
+    return (reach, reach)
 
 
 def _truth_table(scene, sims, meta):
@@ -193,8 +191,8 @@ def _pointing_record(kind, path, sim):
 
 
 def simulate(
-    outdir, *, instrument="nircam", detector="nrca1", filter="f200w", exposures=4, backgrounds=2,  # noqa: A002
-    size=2048, seed=1, nints=1, tso=False,
+    outdir, *, instrument="nircam", detector=None, filter=None, exposures=4, backgrounds=2,
+    size=None, seed=1, nints=1, tso=False,
 ):  # fmt: skip
     """Simulate a dithered imaging observation with backgrounds, references, associations and truth.
 
@@ -203,16 +201,19 @@ def simulate(
     outdir : str or os.PathLike
         Output folder (created if needed).
     instrument : {"nircam", "miri"}
-    detector : str
+    detector : str, optional
         ``nrca1`` ... ``nrca4``, ``nrcalong`` (or ``nrca5``), ``nrcb1`` ... ``nrcblong``; ``mirimage``.
-    filter : str
+        Default: ``nrca1`` for NIRCam, ``mirimage`` for MIRI.
+    filter : str, optional
         A filter of the detector's channel (``f200w``, ``f444w``, ``f770w``...).
+        Default: ``f200w`` for NIRCam, ``f770w`` for MIRI.
     exposures : int
         Number of dithered science exposures (>= 1).
     backgrounds : int
         Number of dedicated background exposures (>= 0).
-    size : int
-        Rows of the science array: the full-frame size gives FULL, a real
+    size : int, optional
+        Rows of the science array (default: the full frame, 2048 for NIRCam,
+        1024 for MIRI): the full-frame size gives FULL, a real
         subarray size gives that subarray, anything else a centred GENERIC
         subarray (see :func:`gpucal.sim.instruments.choose_subarray`).
     seed : int
@@ -237,8 +238,8 @@ def simulate(
     _validate(exposures, backgrounds, nints, seed)
     if tso and nints < 2:
         raise ParameterError(f"nints: a time series (tso=True) needs at least 2 integrations, got {nints}")
-    reference = make_reference_data(instrument, detector, filter)
-    det, spec = reference.detector, reference.filter
+    det, spec, size = resolve_options(instrument, detector, filter, size)
+    reference = make_reference_data(det.instrument, det.name, spec.name)
     subarray = choose_subarray(det, size)
     readout = readout_for(det, subarray, tso=tso)
     outdir = check_writable_dir(pathlib.Path(outdir))
@@ -250,7 +251,7 @@ def simulate(
     base = aperture_pointing(det, subarray, *center, roll)
     offsets = dither_offsets(exposures)
     half = _scene_half_size(reference, subarray, offsets)
-    scene = make_scene(rng, center, half, instrument=det.instrument)
+    scene = make_scene(rng, center, half, instrument=det.instrument, footprint=footprint_area(reference, subarray))
     bkg_center = (center[0], center[1] + _BACKGROUND_OFFSET_DEG)
     bkg_base = aperture_pointing(det, subarray, *bkg_center, roll)
     bkg_offsets = dither_offsets(backgrounds)
@@ -272,7 +273,7 @@ def simulate(
         sim = make_exposure(
             reference=reference, size=size, nints=nints, tso=tso, background=(kind == "background"),
             pointing=true, header_pointing=_perturbed(rng, true), scene=sky_scene, ids=ids,
-            start_mjd=start + index * step / 86400.0, target=anchor_target(anchor),
+            start_mjd=start + index * step / 86400.0, target=_anchor_target(anchor),
             dither={"position": k + 1, "total": exposures if kind == "science" else backgrounds,
                     "x_offset": offset[0], "y_offset": offset[1]},
             total_exposures=total, rng=rng,
@@ -303,7 +304,7 @@ def simulate(
     return result
 
 
-def anchor_target(pointing):
+def _anchor_target(pointing):
     """The target coordinates (TARG_RA, TARG_DEC) of a field: its undithered reference point."""
     return (pointing.ra_ref, pointing.dec_ref)
 

@@ -25,26 +25,36 @@ import datetime
 import functools
 import math
 import pathlib
-import zlib
 
 import numpy as np
 
 from gpucal import dqflags
 from gpucal.errors import ParameterError
 from gpucal.sim.distortion import distortion_model, filter_offsets, write_distortion, write_filteroffset
-from gpucal.sim.instruments import _MIRI_SUBARRAYS, _NIRCAM_SUBARRAYS, detector_spec, filter_spec, filters_for
+from gpucal.sim.instruments import (
+    _MIRI_SUBARRAYS,
+    _NIRCAM_SUBARRAYS,
+    detector_spec,
+    filter_spec,
+    filters_for,
+    instrument_rng,
+    resolve_options,
+)
 
-__all__ = ["ReferenceData", "make_reference_data", "make_reference_files", "reference_file_names", "write_reference_files"]
+__all__ = [
+    "ReferenceData",
+    "make_reference_data",
+    "make_reference_files",
+    "reference_border",
+    "reference_file_names",
+    "write_reference_files",
+]
 
 _PHOTONS_PER_UJY = 1e-32 * 25.4 / 6.62607015e-34  # photons/s per microjansky per unit fractional bandwidth
 _ARCSEC2_PER_SR = 206264.80624709636**2
 _DQ = dqflags.PIXEL
 _REFERENCE = _DQ["DO_NOT_USE"] | _DQ["REFERENCE_PIXEL"]
 _USEAFTER = "2022-01-01T00:00:00"
-
-
-def _stable_rng(*parts):
-    return np.random.default_rng(zlib.crc32("/".join(str(p) for p in parts).encode()))
 
 
 def _throughput(detector, wavelength):
@@ -99,6 +109,7 @@ class ReferenceData:
     pixar_sr: float
     pixar_a2: float
     photom_rows: list
+    _qe: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def filter_offset(self):
@@ -123,9 +134,18 @@ class ReferenceData:
         raise ParameterError(f"filter: no photometric calibration for {self.filter.name} ({subarray})")
 
     def quantum_efficiency(self):
-        """Relative QE of every pixel: the flat without the pixel-area factor (1 where the flat is unusable)."""
-        good = np.isfinite(self.flat) & (self.flat != 0) & ((self.flat_dq & (_DQ["DO_NOT_USE"] | _DQ["NO_FLAT_FIELD"])) == 0)
-        return np.where(good, self.flat / self.area, 1.0).astype(np.float32)
+        """Relative QE of every pixel: the flat without the pixel-area factor (1 where the flat is unusable).
+
+        Computed once and kept (read-only).
+        """
+        if self._qe is None:
+            unusable = _DQ["DO_NOT_USE"] | _DQ["NO_FLAT_FIELD"]
+            good = np.isfinite(self.flat) & (self.flat != 0) & ((self.flat_dq & unusable) == 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                qe = np.where(good, self.flat / self.area, 1.0).astype(np.float32)
+            qe.flags.writeable = False
+            self._qe = qe
+        return self._qe
 
 
 def _photom_rows(detector, pixar_sr):
@@ -134,11 +154,17 @@ def _photom_rows(detector, pixar_sr):
         dn_per_jy = 1e6 * _PHOTONS_PER_UJY * spec.bandwidth * _throughput(detector, spec.wavelength) / detector.gain
         photmjsr = 1.0 / (dn_per_jy * 1e6 * pixar_sr)
         if detector.instrument == "nircam":
-            rows.append({"filter": spec.filter, "pupil": spec.pupil, "photmjsr": photmjsr, "uncertainty": 0.01 * photmjsr})
+            rows.append(
+                {"filter": spec.filter, "pupil": spec.pupil, "photmjsr": photmjsr, "uncertainty": 0.01 * photmjsr}
+            )
             continue
         for subarray in ("FULL", *_MIRI_SUBARRAYS, "GENERIC"):
             # Subarrays calibrate a little differently (reset and brighter-fatter effects).
-            factor = 1.0 + 0.01 * _stable_rng("photom", spec.filter, subarray).uniform(-1, 1) if subarray != "FULL" else 1.0
+            factor = (
+                1.0 + 0.01 * instrument_rng("photom", spec.filter, subarray).uniform(-1, 1)
+                if subarray != "FULL"
+                else 1.0
+            )
             value = photmjsr * factor
             rows.append({"filter": spec.filter, "subarray": subarray, "photmjsr": value, "uncertainty": 0.01 * value})
     return rows
@@ -165,7 +191,7 @@ def _area_map(detector, model, pixar_a2):
 def _qe_pattern(detector, spec):
     """Relative QE: gradients, a vignetted corner, dimples and pixel-to-pixel noise (mean ~1)."""
     rows, cols = detector.full_shape
-    rng = _stable_rng("flat", detector.name, spec.filter, spec.pupil)
+    rng = instrument_rng("flat", detector.name, spec.filter, spec.pupil)
     y = (np.arange(rows, dtype=np.float32) / rows - 0.5)[:, None]
     x = (np.arange(cols, dtype=np.float32) / cols - 0.5)[None, :]
     large = np.ones((rows, cols), dtype=np.float32)
@@ -194,7 +220,7 @@ def _flat(detector, spec, area):
     flat = _qe_pattern(detector, spec) * area
     err = (np.float32(0.005) * flat).astype(np.float32)
     dq = np.zeros((rows, cols), dtype=np.uint32)
-    rng = _stable_rng("flat-bad", detector.name)
+    rng = instrument_rng("flat-bad", detector.name)
     npix = rows * cols
     picks = rng.choice(npix, size=4 * max(4, npix // 50_000), replace=False)
     nan_px, zero_px, noflat_px, bad_px = np.array_split(picks, 4)
@@ -228,16 +254,18 @@ def _reference_data_cached(instrument, detector, filter_name):
     )  # fmt: skip
 
 
-def make_reference_data(instrument="nircam", detector="nrca1", filter="f200w"):  # noqa: A002
+def make_reference_data(instrument="nircam", detector=None, filter=None):
     """Build the reference data of a detector and filter in memory (cached; arrays are read-only).
+
+    ``None`` selects the instrument's default detector and filter (NIRCam
+    ``nrca1``/``f200w``, MIRI ``mirimage``/``f770w``).
 
     Raises
     ------
     ParameterError
         Unknown instrument, detector or filter.
     """
-    det = detector_spec(instrument, detector)
-    spec = filter_spec(det, filter)
+    det, spec, _ = resolve_options(instrument, detector, filter)
     return _reference_data_cached(det.instrument, det.name, spec.name)
 
 
@@ -261,7 +289,11 @@ def _primary(data, reftype, model_type, description, *, filter_pupil=True):
     rows, cols = det.full_shape
     header = fits.Header()
     cards = [
-        ("DATE", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3], "Date this file was created (UTC)"),
+        (
+            "DATE",
+            datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+            "Date this file was created (UTC)",
+        ),
         ("ORIGIN", "gpucal", "Organization responsible for creating file"),
         ("TELESCOP", "JWST", "Telescope used to acquire the data"),
         ("DATAMODL", model_type, "Type of data model"),
@@ -363,7 +395,9 @@ def _write_photom(data, path):
 def _write_area(data, path):
     from astropy.io import fits
 
-    header = _primary(data, "area", "PixelAreaModel", "Simulated pixel area map from the distortion", filter_pupil=False)
+    header = _primary(
+        data, "area", "PixelAreaModel", "Simulated pixel area map from the distortion", filter_pupil=False
+    )
     if data.detector.instrument == "nircam":
         header["PUPIL"] = ("N/A", "Name of the pupil element used")
     header["PIXAR_SR"] = (data.pixar_sr, "Nominal pixel area in steradians")
@@ -396,7 +430,7 @@ def write_reference_files(data, folder):
     return paths
 
 
-def make_reference_files(outdir, *, instrument="nircam", detector="nrca1", filter="f200w"):  # noqa: A002
+def make_reference_files(outdir, *, instrument="nircam", detector=None, filter=None):
     """Simulate and write the reference files jwst's Image2Pipeline needs for one detector and filter.
 
     Parameters
@@ -404,7 +438,7 @@ def make_reference_files(outdir, *, instrument="nircam", detector="nrca1", filte
     outdir : str or os.PathLike
         Folder to write into (created if needed).
     instrument, detector, filter : str
-        As for :func:`gpucal.sim.simulate`.
+        As for :func:`gpucal.sim.simulate` (``None``: the instrument's default).
 
     Returns
     -------

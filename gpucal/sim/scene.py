@@ -22,11 +22,11 @@ _MAG_RANGES = {
     "nircam": ((18.0, 26.5), (20.5, 27.5)),
     "miri": ((15.5, 23.5), (17.5, 24.5)),
 }
-_RE_RANGES = {"nircam": (0.08, 0.5), "miri": (0.2, 1.0)}  # half-light radius range, arcsec
+_RE_RANGES = {"nircam": (0.06, 0.4), "miri": (0.15, 0.8)}  # half-light radius range, arcsec
 _STARS_PER_ARCMIN2 = 150.0
 _GALAXIES_PER_ARCMIN2 = 250.0
-_MIN_STARS = 25
-_MIN_GALAXIES = 15
+_MIN_STARS = 20  # on average per exposure footprint, whatever its size
+_MIN_GALAXIES = 10
 
 
 @dataclasses.dataclass
@@ -94,7 +94,9 @@ def _powerlaw_mags(rng, n, low, high, slope):
     return np.log10(a + u * (b - a)) / slope
 
 
-def make_scene(rng, center, half_size, *, instrument="nircam", n_stars=None, n_galaxies=None, faint=False):
+def make_scene(
+    rng, center, half_size, *, instrument="nircam", n_stars=None, n_galaxies=None, faint=False, footprint=None
+):
     """Random stars and galaxies in a rectangle of the sky.
 
     Parameters
@@ -107,7 +109,12 @@ def make_scene(rng, center, half_size, *, instrument="nircam", n_stars=None, n_g
     instrument : str
         Sets the magnitude and size ranges (``"nircam"`` or ``"miri"``).
     n_stars, n_galaxies : int, optional
-        Default: 150 stars and 250 galaxies per arcmin^2, at least 25 and 15.
+        Default: 150 stars and 250 galaxies per arcmin^2, raised if needed so
+        that an exposure footprint of ``footprint`` arcsec^2 gets 20 stars and
+        10 galaxies on average (small subarrays still have enough sources to
+        align on).
+    footprint : float, optional
+        Area of one exposure (arcsec^2); default: the whole rectangle.
     faint : bool, optional
         Only sources 3 magnitudes fainter than the faint half of the range
         (for "empty" background fields).
@@ -116,11 +123,12 @@ def make_scene(rng, center, half_size, *, instrument="nircam", n_stars=None, n_g
     -------
     Scene
     """
-    area = 4.0 * half_size[0] * half_size[1] / 3600.0
+    area = 4.0 * half_size[0] * half_size[1]
+    boost = area / min(footprint or area, area)
     if n_stars is None:
-        n_stars = max(_MIN_STARS, int(round(_STARS_PER_ARCMIN2 * area)))
+        n_stars = round(max(_STARS_PER_ARCMIN2 * area / 3600.0, _MIN_STARS * boost))
     if n_galaxies is None:
-        n_galaxies = max(_MIN_GALAXIES, int(round(_GALAXIES_PER_ARCMIN2 * area)))
+        n_galaxies = round(max(_GALAXIES_PER_ARCMIN2 * area / 3600.0, _MIN_GALAXIES * boost))
     (star_lo, star_hi), (gal_lo, gal_hi) = _MAG_RANGES[instrument]
     if faint:
         star_lo, gal_lo = (star_lo + star_hi) / 2 + 3, (gal_lo + gal_hi) / 2 + 3
@@ -129,7 +137,9 @@ def make_scene(rng, center, half_size, *, instrument="nircam", n_stars=None, n_g
     xi = rng.uniform(-half_size[0], half_size[0], n)
     eta = rng.uniform(-half_size[1], half_size[1], n)
     ra, dec = _deproject(xi, eta, *center)
-    mags = np.concatenate([_powerlaw_mags(rng, n_stars, star_lo, star_hi, 0.15), _powerlaw_mags(rng, n_galaxies, gal_lo, gal_hi, 0.25)])
+    mags = np.concatenate(
+        [_powerlaw_mags(rng, n_stars, star_lo, star_hi, 0.15), _powerlaw_mags(rng, n_galaxies, gal_lo, gal_hi, 0.25)]
+    )
     kind = np.array(["star"] * n_stars + ["galaxy"] * n_galaxies)
     zeros = np.zeros(n_stars)
     re_lo, re_hi = _RE_RANGES[instrument]
@@ -146,7 +156,7 @@ def _local_jacobian(forward, x, y, ra0, dec0, step=0.5):
     ex0, nx0 = sky_offsets(*forward(x - step, y), ra0, dec0)
     ey1, ny1 = sky_offsets(*forward(x, y + step), ra0, dec0)
     ey0, ny0 = sky_offsets(*forward(x, y - step), ra0, dec0)
-    jac = np.empty(np.shape(x) + (2, 2))
+    jac = np.empty((*np.shape(x), 2, 2))
     jac[..., 0, 0] = (ex1 - ex0) / (2 * step)
     jac[..., 1, 0] = (nx1 - nx0) / (2 * step)
     jac[..., 0, 1] = (ey1 - ey0) / (2 * step)
@@ -187,6 +197,35 @@ def _pixel_covariance(jac_inv, cov_sky):
     return np.einsum("nij,njk,nlk->nil", jac_inv, cov_sky, jac_inv)
 
 
+def _source_components(scene, src, psf_w, psf_s):
+    """Weights and sky covariances (arcsec^2) of one source seen through the PSF.
+
+    A galaxy's mixture components much narrower than a PSF component
+    (sigma below half the PSF's) are merged, for that PSF component, into one
+    Gaussian with the same flux and second moments: after convolution they
+    are indistinguishable, and drawing fewer Gaussians is faster.
+    """
+    if scene.kind[src] != "galaxy":
+        return psf_w.copy(), (psf_s**2)[:, None, None] * np.eye(2)
+    gal_w, gal_s = sersic_mixture(scene.sersic_n[src])
+    pa = math.radians(scene.position_angle[src])
+    major = np.array([math.sin(pa), math.cos(pa)])
+    minor = np.array([math.cos(pa), -math.sin(pa)])
+    shape_cov = np.outer(major, major) + scene.axis_ratio[src] ** 2 * np.outer(minor, minor)
+    sizes = gal_s * scene.r_eff[src]
+    gal_cov = sizes[:, None, None] ** 2 * shape_cov
+    weights, covs = [], []
+    for wp, sp in zip(psf_w, psf_s, strict=True):
+        small = sizes < 0.5 * sp
+        if small.any():
+            w = gal_w[small].sum()
+            weights.append(wp * w)
+            covs.append(np.tensordot(gal_w[small], gal_cov[small], axes=1) / w + sp**2 * np.eye(2))
+        weights.extend(wp * gal_w[~small])
+        covs.extend(gal_cov[~small] + sp**2 * np.eye(2))
+    return np.array(weights), np.array(covs)
+
+
 def render(scene, x, y, jacobian, shape, *, dn_per_jy, psf_fwhm, margin=40.0):
     """Draw a scene in DN/s on an array of ``shape``.
 
@@ -218,18 +257,7 @@ def render(scene, x, y, jacobian, shape, *, dn_per_jy, psf_fwhm, margin=40.0):
     comp_x, comp_y, comp_cov, comp_flux = [], [], [], []
     for i, src in enumerate(idx):
         flux = scene.flux[src] * dn_per_jy
-        if scene.kind[src] == "galaxy":
-            gal_w, gal_s = sersic_mixture(scene.sersic_n[src])
-            pa = math.radians(scene.position_angle[src])
-            major = np.array([math.sin(pa), math.cos(pa)])
-            minor = np.array([math.cos(pa), -math.sin(pa)])
-            shape_cov = np.outer(major, major) + scene.axis_ratio[src] ** 2 * np.outer(minor, minor)
-            gal_cov = (gal_s * scene.r_eff[src])[:, None, None] ** 2 * shape_cov
-        else:
-            gal_w, gal_cov = np.ones(1), np.zeros((1, 2, 2))
-        covs = gal_cov[:, None] + (psf_s**2)[None, :, None, None] * np.eye(2)
-        weights = (gal_w[:, None] * psf_w[None, :]).ravel()
-        covs = covs.reshape(-1, 2, 2)
+        weights, covs = _source_components(scene, src, psf_w, psf_s)
         pix = _pixel_covariance(np.broadcast_to(jac_inv[i], covs.shape), covs)
         comp_x.append(np.full(weights.size, x[src]))
         comp_y.append(np.full(weights.size, y[src]))

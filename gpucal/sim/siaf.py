@@ -29,7 +29,12 @@ from gpucal.errors import ParameterError
 
 __all__ = ["SiafAperture", "prd_version", "siaf_aperture", "siaf_apertures", "siaf_xml_path"]
 
-_INSTRUMENT_FILES = {"nircam": "NIRCam_SIAF.xml", "miri": "MIRI_SIAF.xml", "niriss": "NIRISS_SIAF.xml", "fgs": "FGS_SIAF.xml"}
+_INSTRUMENT_FILES = {
+    "nircam": "NIRCam_SIAF.xml",
+    "miri": "MIRI_SIAF.xml",
+    "niriss": "NIRISS_SIAF.xml",
+    "fgs": "FGS_SIAF.xml",
+}
 _PRD_PATTERN = re.compile(r"^PRDOPSSOC-(\d+)(?:-(\d+))?$")
 _INSTALL_HINT = "the simulator needs the SIAF data shipped with pysiaf: install gpucal[sim] (pip install pysiaf)"
 
