@@ -369,9 +369,9 @@ def write_exposure(exposure, path, *, model_type=None):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fits.verify.VerifyWarning)
-        # Headers from the raw values: astropy formats numpy float32 scalars
-        # (e.g. PHOTMJSR) with their short repr, as jwst's headers show them.
-        keyword_headers = headers_from_meta(raw_meta)
+        # Plain Python values, as stdatamodels stores them (a float32 PHOTMJSR is
+        # written with the repr of its exact double value, as jwst writes it).
+        keyword_headers = headers_from_meta(plain_meta)
         order = ["PRIMARY"] + [h for h in keyword_headers if h != "PRIMARY"]
         for attr, node in array_extensions(model_type):
             if attr in exposure.arrays and node["array"] not in order:

@@ -18,6 +18,7 @@ __all__ = [
     "array_extensions",
     "headers_from_meta",
     "keyword_index",
+    "keyword_meta",
     "meta_from_headers",
     "schema_children",
     "schema_doc",
@@ -169,3 +170,25 @@ def headers_from_meta(meta):
     headers = {}
     _HeaderWriter(headers).visit(schema_doc()["meta"], meta)
     return headers
+
+
+def keyword_meta(meta):
+    """A deep copy of the meta leaves that have a FITS keyword (what jwst's ``model.update`` copies).
+
+    Tree-only entries (the WCS, ``cal_logs``...) are left out.
+    """
+    import copy
+
+    out = {}
+    for path, _kind in keyword_index().values():
+        node = meta
+        for part in path[1:]:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            target = out
+            for part in path[1:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = copy.deepcopy(node)
+    return out

@@ -21,10 +21,10 @@ def _weights(mode):
 def _combine(mode):
     def make(rng):
         shape = (31, 27)
-        var = rng.uniform(0, 0.05, shape).astype(np.float32)
+        var = rng.uniform(0, 0.2, shape).astype(np.float32)  # drizzled standard deviations
         var.flat[::13] = np.nan
-        var.flat[4::29] = -1.0
-        rn = rng.uniform(0.001, 0.01, shape).astype(np.float32)
+        var.flat[4::29] = np.inf
+        rn = rng.uniform(0.03, 0.1, shape).astype(np.float32)
         rn.flat[2::11] = 0.0
         rn.flat[6::17] = np.nan
         wsum = rng.uniform(0, 1e4, shape).astype(np.float32)
