@@ -40,49 +40,61 @@ MAX_GPU_STACK = 128
 
 
 @register_jitable
-def _kth_smallest(a, n, k):
-    """Wirth's selection of the k-th smallest of ``a[:n]`` (reorders ``a``), as astropy's C code."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        x = a[k]
-        i = lo
-        j = hi
-        while True:
-            while a[i] < x:
-                i += 1
-            while x < a[j]:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < k:
-            lo = i
-        if k < i:
-            hi = j
-    return a[k]
+def _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum):
+    """Sigma-clipped mean of ``stack[:, j]`` using the scratch buffer ``buf``.
 
-
-@register_jitable
-def _median(a, n):
-    if n % 2 == 0:
-        return 0.5 * (_kth_smallest(a, n, n // 2) + _kth_smallest(a, n, n // 2 - 1))
-    return _kth_smallest(a, n, (n - 1) // 2)
-
-
-@register_jitable
-def _clip_bounds(buf, count, sigma_lower, sigma_upper, maxiters):
-    """astropy's ``compute_sigma_clipped_bounds`` (median centre, std width)."""
+    One function on purpose: calling helpers with array arguments costs a
+    reference-count update per call, which dominated the run time.
+    """
+    n = stack.shape[0]
+    count = 0
+    for k in range(n):
+        v = float64(stack[k, j])
+        if math.isfinite(v):
+            buf[count] = v
+            count += 1
+    if count == 0:
+        return 0.0
     lo = 0.0
     hi = 0.0
     iteration = 0
     while True:
-        cen = _median(buf, count)
+        # Median by Wirth's selection, in place (reorders buf as astropy's C code does).
+        if count % 2 == 0:
+            first_k = count // 2
+            passes = 2
+        else:
+            first_k = (count - 1) // 2
+            passes = 1
+        cen = 0.0
+        for p in range(passes):
+            k = first_k - p
+            left = 0
+            right = count - 1
+            while left < right:
+                x = buf[k]
+                i = left
+                m = right
+                while True:
+                    while buf[i] < x:
+                        i += 1
+                    while x < buf[m]:
+                        m -= 1
+                    if i <= m:
+                        t = buf[i]
+                        buf[i] = buf[m]
+                        buf[m] = t
+                        i += 1
+                        m -= 1
+                    if i > m:
+                        break
+                if m < k:
+                    left = i
+                if k < i:
+                    right = m
+            cen += buf[k]
+        if passes == 2:
+            cen = 0.5 * cen
         mean = 0.0
         for i in range(count):
             mean += buf[i]
@@ -99,26 +111,11 @@ def _clip_bounds(buf, count, sigma_lower, sigma_upper, maxiters):
                 buf[kept] = buf[i]
                 kept += 1
         if kept == count or kept == 0:
-            return lo, hi
+            break
         count = kept
         iteration += 1
         if maxiters != -1 and iteration >= maxiters:
-            return lo, hi
-
-
-@register_jitable
-def _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum):
-    """Sigma-clipped mean of ``stack[:, j]`` using the scratch buffer ``buf``."""
-    n = stack.shape[0]
-    count = 0
-    for k in range(n):
-        v = float64(stack[k, j])
-        if math.isfinite(v):
-            buf[count] = v
-            count += 1
-    if count == 0:
-        return 0.0
-    lo, hi = _clip_bounds(buf, count, sigma_lower, sigma_upper, maxiters)
+            break
     kept = 0
     if float32_sum:
         total32 = float32(0.0)
