@@ -3,7 +3,7 @@
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["assert_arrays_match", "assert_keywords_match", "assert_wcs_match", "max_rel_diff"]
+__all__ = ["assert_arrays_match", "assert_i2d_match", "assert_keywords_match", "assert_wcs_match", "max_rel_diff", "rel_rms"]
 
 
 def max_rel_diff(ours, theirs):
@@ -56,3 +56,29 @@ def assert_wcs_match(ours_wcs, theirs_wcs, shape, atol_deg=1e-9):
     xi, yi = ours_wcs.invert(ra2, dec2)
     xj, yj = theirs_wcs.invert(ra2, dec2)
     assert np.nanmax(np.hypot(xi - xj, yi - yj)) < 1e-9
+
+
+def rel_rms(ours, theirs, where):
+    """Relative RMS difference ``sqrt(mean((a-b)^2) / mean(b^2))`` over ``where`` (finite in both)."""
+    a, b = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    ok = where & np.isfinite(a) & np.isfinite(b)
+    if not ok.any():
+        return 0.0
+    denom = np.sqrt(np.mean(b[ok] ** 2))
+    return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2)) / denom) if denom > 0 else 0.0
+
+
+def assert_i2d_match(ours_path, theirs_path, *, sci_rtol=1e-5, var_rtol=1e-4):
+    """The issue's i2d criteria: same grid and CRVAL; SCI and WHT rel RMS <= 1e-5 where WHT > 0;
+    CON identical; ERR and VAR_* rel RMS <= 1e-4."""
+    with fits.open(ours_path) as ours, fits.open(theirs_path) as theirs:
+        assert [h.name for h in ours] == [h.name for h in theirs]
+        for key in ("NAXIS1", "NAXIS2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2"):
+            assert ours["SCI"].header[key] == theirs["SCI"].header[key], key
+        wht = theirs["WHT"].data
+        covered = wht > 0
+        assert covered.any()
+        for name, rtol in (("SCI", sci_rtol), ("WHT", sci_rtol), ("ERR", var_rtol), ("VAR_POISSON", var_rtol), ("VAR_RNOISE", var_rtol), ("VAR_FLAT", var_rtol)):
+            value = rel_rms(ours[name].data, theirs[name].data, covered)
+            assert value <= rtol, f"{name}: relative RMS {value:.3g} > {rtol:g}"
+        np.testing.assert_array_equal(ours["CON"].data, theirs["CON"].data)

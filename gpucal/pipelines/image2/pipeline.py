@@ -147,7 +147,8 @@ class Image2Pipeline:
         else:
             if not path.exists():
                 raise InputFileError(f"{path}: no such file")
-            yield exposure_root(path.name), path, [], None, None
+            # jwst records a lone exposure as its own "singleton" association.
+            yield exposure_root(path.name), path, [], "singleton", "singleton"
 
     def run(self, input):
         """Calibrate every product of ``input``; returns the calibrated exposures."""
