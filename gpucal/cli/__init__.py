@@ -21,6 +21,7 @@ COMMANDS = {
     "info": "gpucal.cli.info",
     "simulate": "gpucal.cli.simulate",
     "image2": "gpucal.cli.image2",
+    "demo": "gpucal.cli.demo",
 }
 
 #: Commands that take jwst-style ``--steps.<step>.<param>=<value>`` options.

@@ -11,7 +11,8 @@ Order of precedence (first that gives an answer wins):
 Matching in a local folder follows CRDS conventions: each selection keyword
 (INSTRUME, DETECTOR, FILTER, PUPIL, EXP_TYPE, SUBARRAY) that a reference
 defines, directly or as a ``P_`` pattern (``P_EXP_TY = 'NRC_IMAGE|NRC_TACQ|'``),
-must match the exposure; the latest USEAFTER not after the observation wins,
+must match the exposure (a full-frame reference, SUBARRAY = FULL, serves any
+subarray unless it carries a P_SUBARR pattern); the latest USEAFTER not after the observation wins,
 then the most specific file. Nothing here touches the network or exits.
 """
 
@@ -168,6 +169,10 @@ def _matches(ref_keys, exposure_keys):
             continue
         value = ref_keys.get(key, "")
         if value in _WILDCARDS:
+            continue
+        if key == "SUBARRAY" and value in ("FULL", "GENERIC"):
+            # A full-frame reference serves every subarray (the step cuts it out);
+            # only a P_SUBARR pattern makes the subarray a selection criterion.
             continue
         if value != wanted:
             return None
