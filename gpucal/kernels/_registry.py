@@ -57,7 +57,7 @@ KERNELS = {
         KernelSpec("variance_combine", "gpucal.kernels.variance_combine", "resample", rtol=0.0, atol=0.0),
         KernelSpec("variance_finalize", "gpucal.kernels.variance_finalize", "resample", rtol=0.0, atol=0.0),
         KernelSpec("error_from_variances", "gpucal.kernels.error_from_variances", "resample", rtol=0.0, atol=0.0),
-        KernelSpec("pixmap", "gpucal.kernels.pixmap", "resample, outlier_detection", rtol=0.0, atol=1e-9),
+        KernelSpec("pixmap", "gpucal.kernels.pixmap", "resample, outlier_detection", rtol=0.0, atol=1e-7),
         KernelSpec("drizzle", "gpucal.kernels.drizzle", "resample, outlier_detection", rtol=1e-5, atol=1e-7),
         KernelSpec("blot", "gpucal.kernels.blot", "outlier_detection", rtol=1e-6, atol=1e-7),
     )

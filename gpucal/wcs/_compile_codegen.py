@@ -3,11 +3,15 @@
 A :class:`~gpucal.wcs._compile_ir.Program` becomes the source of a plain
 Python function ``transform_py(v0, v1, ..., p)`` that returns the output
 tuple; every number is read from the parameter array ``p``, so the source
-depends on the structure only. Around it, per target, a module defines:
+depends on the structure only. Straight-line helpers are pasted in
+(:mod:`gpucal.wcs._compile_inline`) and bounding boxes become flags applied by
+selects at the end, so the function has no calls or early exits and the CPU
+loops around it vectorize. Around it, per target, a module defines:
 
-* CPU: ``transform`` (``njit``), ``points`` (parallel loop over coordinate
-  arrays) and, for two inputs, ``grid`` (parallel loop over a pixel grid,
-  writing ``out[row, col, k]``);
+* CPU: ``transform`` (``njit``, inlined), ``points`` (parallel loop over
+  coordinate arrays) and, for two inputs, ``grid`` (parallel loop over the
+  rows of a pixel grid: a row is computed into contiguous buffers, then
+  interleaved into ``out[row, col, k]``);
 * CUDA: ``transform`` (device function), ``points`` and ``grid`` kernels
   (grid-stride loops).
 
@@ -28,6 +32,8 @@ import numpy as np
 
 from gpucal._version import __version__
 from gpucal.engine.cache import cache_root, configure_numba_cache
+from gpucal.wcs import _compile_math
+from gpucal.wcs._compile_inline import expand, is_inlinable
 from gpucal.wcs._compile_ir import ONE, PARAM, Lin, horner2_order
 
 __all__ = ["GeneratedCode", "generate", "load_module"]
@@ -49,13 +55,14 @@ _HELPERS = {"s2c": "spherical_to_cartesian", "tan_x2s": "tan_pix2sky", "tan_s2x"
 class GeneratedCode:
     """Source of ``transform_py`` plus the flat parameter vector it reads."""
 
-    def __init__(self, n_inputs, n_outputs, body, params, helpers):
+    def __init__(self, n_inputs, n_outputs, body, params, helpers, contract):
         self.n_inputs = n_inputs
         self.n_outputs = n_outputs
         self.body = body
         self.params = np.ascontiguousarray(params, dtype=np.float64)
         self.helpers = tuple(sorted(helpers))
-        self.key = _structure_hash(body, self.helpers)
+        self.contract = bool(contract)
+        self.key = _structure_hash(f"contract={self.contract}\n{body}", self.helpers)
 
 
 class _Emitter:
@@ -63,6 +70,7 @@ class _Emitter:
         self.lines = []
         self.params = []
         self.helpers = set()
+        self.outside = []  # names of the bounding-box flags
 
     def param(self, value):
         self.params.append(float(value))
@@ -150,7 +158,7 @@ def _emit_poly2_rows(em, op):
 _BINOP_TEXT = {"+": "+", "-": "-", "*": "*", "/": "/", "**": "**"}
 
 
-def _emit(em, op, n_outputs):
+def _emit(em, op):
     if isinstance(op, Lin):
         _emit_lin(em, op)
     elif op.kind == "horner1":
@@ -165,35 +173,53 @@ def _emit(em, op, n_outputs):
         tests = []
         for k, v in enumerate(op.ins):
             lo, hi = em.param(op.values[2 * k]), em.param(op.values[2 * k + 1])
-            tests.append(f"{_var(v)} < {lo} or {_var(v)} > {hi}")
-        em.line(f"if {' or '.join(tests)}:")
-        em.line(f"    return ({', '.join(['math.nan'] * n_outputs)},)")
+            tests.append(f"({_var(v)} < {lo}) | ({_var(v)} > {hi})")
+        em.outside.append(f"outside{len(em.outside)}")
+        em.line(f"{em.outside[-1]} = {' | '.join(tests)}")
     elif op.kind == "interp2":
         base = em.params_block(op.values)
         em.helpers.add(_HELPERS["interp2"])
-        em.line(f"{_var(op.outs[0])}, {_var(op.outs[1])} = {_HELPERS['interp2']}({_var(op.ins[0])}, {_var(op.ins[1])}, p, {base})")
+        outs, ins = (", ".join(_var(v) for v in vs) for vs in (op.outs, op.ins))
+        em.line(f"{outs} = {_HELPERS['interp2']}({ins}, p, {base})")
     else:
         helper = _C2S_HELPERS[op.attrs[0]] if op.kind == "c2s" else _HELPERS[op.kind]
-        em.helpers.add(helper)
-        em.line(f"{', '.join(_var(v) for v in op.outs)} = {helper}({', '.join(_var(v) for v in op.ins)})")
+        func = getattr(_compile_math, helper)
+        ins, outs = [_var(v) for v in op.ins], [_var(v) for v in op.outs]
+        if is_inlinable(func):
+            called = {}
+            for line in expand(func, ins, outs, f"t{op.outs[0]}_", called):
+                em.line(line)
+            em.helpers.update(called)
+        else:
+            em.helpers.add(helper)
+            em.line(f"{', '.join(outs)} = {helper}({', '.join(ins)})")
 
 
-def generate(program):
-    """Source and parameters of a program's ``transform_py``."""
+def generate(program, *, contract=False):
+    """Source and parameters of a program's ``transform_py``.
+
+    ``contract`` lets the CPU compiler fuse multiply-adds (FMA; CUDA does so
+    by default): faster, and as accurate, but not astropy's exact rounding.
+    """
     em = _Emitter()
     args = ", ".join([_var(v) for v in range(program.n_inputs)] + ["p"])
     n_out = len(program.outputs)
     for op in program.ops:
-        _emit(em, op, n_out)
-    em.line(f"return ({', '.join(_var(v) for v in program.outputs)},)")
+        _emit(em, op)
+    results = [_var(v) for v in program.outputs]
+    if em.outside:
+        # Computed everywhere, blanked by selects: no early exit, so CPU loops vectorize.
+        em.line(f"outside = {' | '.join(em.outside)}")
+        results = [f"math.nan if outside else {r}" for r in results]
+    em.line(f"return ({', '.join(f'({r})' for r in results)},)")
     body = f"def transform_py({args}):\n" + "\n".join(em.lines) + "\n"
-    return GeneratedCode(program.n_inputs, n_out, body, em.params, em.helpers)
+    return GeneratedCode(program.n_inputs, n_out, body, em.params, em.helpers, contract)
 
 
 def _compiler_source_hash():
     digest = hashlib.sha256(f"{__version__}:{_TEMPLATE_VERSION}".encode())
     folder = pathlib.Path(__file__).parent
-    for name in ("_compile_math.py", "_compile_codegen.py"):
+    for name in ("_compile_elementary.py", "_compile_math.py", "_compile_inline.py", "_compile_codegen.py"):
         digest.update((folder / name).read_bytes())
     return digest.hexdigest()
 
@@ -220,28 +246,35 @@ def _module_source(code, target):
     ]
     if code.helpers:
         lines.append(f"from gpucal.wcs._compile_math import {', '.join(code.helpers)}")
+    lines.append("")
     lines += ["", code.body]
     if target == "cpu":
+        flags = "cache=True, nogil=True, error_model='numpy'" + (", fastmath={'contract'}" if code.contract else "")
         lines += [
+            "import numpy as np",
             "from numba import njit, prange",
-            "transform = njit(cache=True, nogil=True, error_model='numpy')(transform_py)",
+            f"transform = njit(inline='always', {flags})(transform_py)",
             "",
-            "@njit(parallel=True, cache=True, nogil=True, error_model='numpy')",
+            f"@njit(parallel=True, {flags})",
             f"def points({point_args}):",
             "    for k in prange(n):",
             f"        r = {point_call}",
             *[f"        o{j}[k] = r[{j}]" for j in range(n_out)],
         ]
         if n_in == 2:
+            # A row goes into contiguous buffers first (a loop LLVM vectorizes), then into out[row, :, :].
             lines += [
                 "",
-                "@njit(parallel=True, cache=True, nogil=True, error_model='numpy')",
+                f"@njit(parallel=True, {flags})",
                 "def grid(ny, nx, p, out):",
                 "    for row in prange(ny):",
                 "        y = float(row)",
+                *[f"        b{j} = np.empty(nx)" for j in range(n_out)],
                 "        for col in range(nx):",
                 "            r = transform(float(col), y, p)",
-                *[f"            out[row, col, {j}] = r[{j}]" for j in range(n_out)],
+                *[f"            b{j}[col] = r[{j}]" for j in range(n_out)],
+                "        for col in range(nx):",
+                *[f"            out[row, col, {j}] = b{j}[col]" for j in range(n_out)],
             ]
     else:
         lines += [
@@ -300,4 +333,3 @@ def load_module(code, target):
             spec.loader.exec_module(module)
             _MODULES[name] = module
     return module
-

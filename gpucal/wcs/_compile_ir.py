@@ -178,7 +178,7 @@ def _spherical_rotation(builder, ins, matrix, mode):
     return builder.op("c2s", rotated, 2, (mode,))
 
 
-def _lower_leaf(model, ins, b):  # noqa: C901 - one branch per supported model type
+def _lower_leaf(model, ins, b):  # one branch per supported model type
     from astropy.modeling import models as m
     from gwcs import geometry
 

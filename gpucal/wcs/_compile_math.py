@@ -1,16 +1,20 @@
 """Scalar building blocks of compiled WCS transforms (CPU, CUDA and simulator).
 
 Every function here is a plain Python function of float64 scalars registered
-with ``numba.extending.register_jitable``: the same source compiles into numba
-CPU code and CUDA device code and runs unchanged in the CUDA simulator. They
-reproduce, operation by operation, what astropy, gwcs and WCSLIB (inside
-astropy) compute, so that compiled results agree with ``gwcs`` to rounding:
+with ``numba.extending.register_jitable``: the same source compiles
+into numba CPU code and CUDA device code and runs unchanged in the CUDA
+simulator. They reproduce, operation by operation, what astropy, gwcs and
+WCSLIB (inside astropy) compute, so that compiled results agree with ``gwcs``
+to rounding:
 
 * numpy's ``deg2rad``/``rad2deg`` multiply by ``pi/180`` and ``180/pi``;
+  spherical <-> Cartesian conversions use the branch-free ``sin``/``cos`` and
+  ``atan2``/``hypot`` of :mod:`gpucal.wcs._compile_elementary` (within a few
+  ulp of the library functions, and vectorizable);
 * WCSLIB's degree trigonometry (``wcstrig.c``) special-cases exact multiples
-  of 90 degrees (``fmod(a, 90) == 0`` exactly when Python's ``a % 90 == 0``), and its macros ``D2R`` and ``R2D`` expand textually, so
-  ``angle*D2R`` is ``(angle*PI)/180`` and ``atan2(y, x)*R2D`` is
-  ``(atan2(y, x)*180)/PI``;
+  of 90 degrees (``fmod(a, 90) == 0`` exactly when Python's ``a % 90 == 0``),
+  and its macros ``D2R`` and ``R2D`` expand textually, so ``angle*D2R`` is
+  ``(angle*PI)/180`` and ``atan2(y, x)*R2D`` is ``(atan2(y, x)*180)/PI``;
 * the TAN projection (``tanx2s``/``tans2x`` in WCSLIB's ``prj.c``) with
   ``r0 = 180/pi``, flagging the far hemisphere (``sin(theta) <= 0``) as
   invalid (NaN, as astropy reports invalid projections);
@@ -21,6 +25,10 @@ Two fused forms (:func:`perspective` and :func:`inverse_perspective`) stand in
 for "unit vector -> spherical -> TAN plane" and back when the intermediate
 angles are not needed: the gnomonic projection is a central projection of the
 native unit vector, which needs no trigonometry.
+
+Straight-line helpers (assignments and one final ``return``) are pasted into
+the generated code by :mod:`gpucal.wcs._compile_inline` so the CPU pixel
+loops vectorize; the WCSLIB-faithful ones with branches are called.
 """
 
 import math
@@ -31,6 +39,8 @@ configure_numba_cache()
 
 from numba.extending import register_jitable  # noqa: E402
 
+from gpucal.wcs._compile_elementary import atan2_hypot, fast_atan2, mod360, sin_cos  # noqa: E402
+
 __all__ = [
     "TAN_R0",
     "cartesian_to_spherical_gwcs180",
@@ -39,9 +49,7 @@ __all__ = [
     "cartesian_to_spherical_sky",
     "interp2_lagrange",
     "inverse_perspective",
-    "mod360",
     "perspective",
-    "sin_cos",
     "spherical_to_cartesian",
     "tan_pix2sky",
     "tan_sky2pix",
@@ -61,7 +69,7 @@ TAN_R0 = 180.0 / _PI  # WCSLIB sets prjprm.r0 = R2D when it is 0
 def wcs_cosd(angle):
     """WCSLIB ``cosd``: cosine of an angle in degrees, exact at multiples of 90."""
     if angle % 90.0 == 0.0:
-        i = abs(int(math.floor(angle / 90.0 + 0.5))) % 4
+        i = abs(int(math.floor(angle / 90.0 + 0.5))) % 4  # noqa: RUF046 - C's (int)floor(); numba's floor may be a float
         if i == 0:
             return 1.0
         if i == 2:
@@ -74,7 +82,7 @@ def wcs_cosd(angle):
 def wcs_sind(angle):
     """WCSLIB ``sind``: sine of an angle in degrees, exact at multiples of 90."""
     if angle % 90.0 == 0.0:
-        i = abs(int(math.floor(angle / 90.0 - 0.5))) % 4
+        i = abs(int(math.floor(angle / 90.0 - 0.5))) % 4  # noqa: RUF046 - as above
         if i == 0:
             return 1.0
         if i == 2:
@@ -87,7 +95,7 @@ def wcs_sind(angle):
 def wcs_sincosd(angle):
     """WCSLIB ``sincosd``: ``(sin, cos)`` of an angle in degrees."""
     if angle % 90.0 == 0.0:
-        i = abs(int(math.floor(angle / 90.0 + 0.5))) % 4
+        i = abs(int(math.floor(angle / 90.0 + 0.5))) % 4  # noqa: RUF046 - C's (int)floor(); numba's floor may be a float
         if i == 0:
             return 0.0, 1.0
         if i == 1:
@@ -116,35 +124,6 @@ def wcs_atan2d(y, x):
 
 
 @register_jitable
-def mod360(angle):
-    """``numpy.mod(angle, 360.0)``: remainder with the sign of the divisor (Python's float ``%``)."""
-    return angle % 360.0
-
-
-# Taylor coefficients of sin and cos (1/n!), enough for < 1e-19 truncation below _SMALL.
-_S3, _S5, _S7, _S9, _S11, _S13 = -1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800, 1 / 6227020800
-_C4, _C6, _C8, _C10, _C12 = 1 / 24, -1 / 720, 1 / 40320, -1 / 3628800, 1 / 479001600
-_SMALL = 0.3
-
-
-@register_jitable
-def sin_cos(x):
-    """``(sin(x), cos(x))`` of an angle in radians.
-
-    Small angles (``|x| < 0.3``, e.g. every V2/V3 position of JWST) use
-    truncated Taylor series (error below 1 ulp, no library call: 4 library
-    calls per pixel would otherwise dominate the pixel map); other angles use
-    ``math.sin``/``math.cos``.
-    """
-    if abs(x) < _SMALL:
-        z = x * x
-        s = x + x * (z * (_S3 + z * (_S5 + z * (_S7 + z * (_S9 + z * (_S11 + z * _S13))))))
-        c = 1.0 - (0.5 * z - (z * z) * (_C4 + z * (_C6 + z * (_C8 + z * (_C10 + z * _C12)))))
-        return s, c
-    return math.sin(x), math.cos(x)
-
-
-@register_jitable
 def spherical_to_cartesian(lon, lat):
     """Unit vector of ``(lon, lat)`` in degrees (gwcs ``SphericalToCartesian``, astropy rotations)."""
     sin_lon, cos_lon = sin_cos(lon * _NP_D2R)
@@ -154,12 +133,10 @@ def spherical_to_cartesian(lon, lat):
 
 @register_jitable
 def _gwcs_angles(x, y, z):
-    h = math.hypot(x, y)
-    lat = math.atan2(z, h) * _NP_R2D
-    lon = math.atan2(y, x) * _NP_R2D
-    if h == 0.0:
-        lon = lon * 0.0
-    return lon, lat
+    lon, h = atan2_hypot(y, x)
+    lat = fast_atan2(z, h) * _NP_R2D
+    lon = lon * 0.0 if h == 0.0 else lon
+    return lon * _NP_R2D, lat
 
 
 @register_jitable
@@ -172,25 +149,22 @@ def cartesian_to_spherical_gwcs180(x, y, z):
 def cartesian_to_spherical_gwcs360(x, y, z):
     """gwcs ``CartesianToSpherical(wrap_lon_at=360)``: longitude wrapped to [0, 360)."""
     lon, lat = _gwcs_angles(x, y, z)
-    if math.isfinite(lon):
-        lon = mod360(lon)
-    return lon, lat
+    wrapped = mod360(lon)
+    return (wrapped if math.isfinite(lon) else lon), lat
 
 
 @register_jitable
 def cartesian_to_spherical_plain(x, y, z):
     """astropy ``cartesian2spherical`` (rotation models), no wrapping."""
-    h = math.hypot(x, y)
-    return math.atan2(y, x) * _NP_R2D, math.atan2(z, h) * _NP_R2D
+    lon, h = atan2_hypot(y, x)
+    return lon * _NP_R2D, fast_atan2(z, h) * _NP_R2D
 
 
 @register_jitable
 def cartesian_to_spherical_sky(x, y, z):
     """astropy ``RotateNative2Celestial``/``RotateCelestial2Native`` output: negative longitudes + 360."""
     lon, lat = cartesian_to_spherical_plain(x, y, z)
-    if lon < 0.0:
-        lon += 360.0
-    return lon, lat
+    return (lon + 360.0 if lon < 0.0 else lon), lat
 
 
 @register_jitable
@@ -216,10 +190,11 @@ def tan_sky2pix(phi, theta):
 
 @register_jitable
 def perspective(a, b, c):
-    """TAN plane of a native direction ``(a, b, c)`` (any positive length): ``Sky2Pix_TAN(C2S(v))`` fused."""
-    if not c > 0.0:
-        return math.nan, math.nan
-    scale = TAN_R0 / c
+    """TAN plane of a native direction ``(a, b, c)`` (any positive length): ``Sky2Pix_TAN(C2S(v))`` fused.
+
+    NaN where WCSLIB flags the far hemisphere (``c <= 0``).
+    """
+    scale = TAN_R0 / c if c > 0.0 else math.nan
     return scale * b, -(scale * a)
 
 
@@ -244,7 +219,7 @@ def _lagrange_weights(t):
 def _stencil(coord, origin, step, count):
     """First node index of the 4-node stencil around ``coord`` and the position within it."""
     f = (coord - origin) / step
-    first = int(math.floor(f)) - 1
+    first = int(math.floor(f)) - 1  # noqa: RUF046 - an index on every target
     if first < 0:
         first = 0
     if first > count - 4:

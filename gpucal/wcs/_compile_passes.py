@@ -19,6 +19,8 @@ the 1e-6 pixel target. The rewrites, applied until nothing changes:
 * dead code elimination.
 """
 
+import dataclasses
+
 import numpy as np
 
 from gpucal.wcs._compile_ir import ONE, PARAM, ZERO, Lin, Op, Program, horner2_order
@@ -50,24 +52,27 @@ def _producers(ops):
     return prod
 
 
+def _param_lin(ins, outs, coeffs, const):
+    """``out = sum(coeffs * ins) + const`` with every entry a parameter."""
+    matrix = np.array([coeffs], dtype=np.float64).reshape(1, len(ins))
+    kinds = np.full(matrix.shape, PARAM, np.int8)
+    return Lin(tuple(ins), outs, matrix, kinds, np.array([const]), np.array([PARAM], np.int8))
+
+
 def _polys_to_lin(ops):
     changed = False
     for idx, op in enumerate(ops):
         if op.kind == "horner1" and op.attrs[0] <= 1:
             c = op.values
-            if op.attrs[0] == 0:
-                ops[idx] = Lin((), op.outs, np.zeros((1, 0)), np.zeros((1, 0), np.int8), c[:1].copy(), np.array([PARAM], np.int8))
-            else:
-                ops[idx] = Lin(op.ins, op.outs, np.array([[c[1]]]), np.array([[PARAM]], np.int8), c[:1].copy(), np.array([PARAM], np.int8))
+            ins, coeffs = ((), []) if op.attrs[0] == 0 else (op.ins, [c[1]])
+            ops[idx] = _param_lin(ins, op.outs, coeffs, c[0])
             changed = True
         elif op.kind == "horner2" and op.attrs[0] <= 1:
             if op.attrs[0] == 0:
-                const = op.values[:1].copy()
-                ops[idx] = Lin((), op.outs, np.zeros((1, 0)), np.zeros((1, 0), np.int8), const, np.array([PARAM], np.int8))
+                ops[idx] = _param_lin((), op.outs, [], op.values[0])
             else:  # values in inverse-lexical order: c0_1, c1_0, c0_0
                 c01, c10, c00 = op.values
-                ops[idx] = Lin(op.ins, op.outs, np.array([[c10, c01]]), np.full((1, 2), PARAM, np.int8), np.array([c00]),
-                               np.array([PARAM], np.int8))  # fmt: skip
+                ops[idx] = _param_lin(op.ins, op.outs, [c10, c01], c00)
             changed = True
     return changed
 
@@ -157,11 +162,12 @@ def _unit_triples(ops):
     """Variable triples known to hold unit vectors (from the op types, not the numbers)."""
     units = set()
     for op in ops:
-        if op.kind in ("s2c", "inv_persp"):
+        rotated_unit = (
+            isinstance(op, Lin) and op.orthonormal and len(op.outs) == 3 and frozenset(op.ins) in units
+            and not op.offset_kind.any()
+        )  # fmt: skip
+        if op.kind in ("s2c", "inv_persp") or rotated_unit:
             units.add(frozenset(op.outs))
-        elif isinstance(op, Lin) and op.orthonormal and len(op.outs) == 3:
-            if frozenset(op.ins) in units and not op.offset_kind.any():
-                units.add(frozenset(op.outs))
     return units
 
 
@@ -240,5 +246,6 @@ def simplify(program):
 
 def _copy(op):
     if isinstance(op, Lin):
-        return Lin(op.ins, op.outs, op.matrix.copy(), op.matrix_kind.copy(), op.offset.copy(), op.offset_kind.copy(), op.orthonormal)
+        arrays = ("matrix", "matrix_kind", "offset", "offset_kind")
+        return dataclasses.replace(op, **{name: getattr(op, name).copy() for name in arrays})
     return Op(op.kind, op.ins, op.outs, op.attrs, op.values.copy())

@@ -14,7 +14,9 @@ single transforms, for every pixel with compiled float64 code:
    turn the TAN projection into a central projection
    (:mod:`gpucal.wcs._compile_passes`);
 3. the code is generated into the gpucal cache folder and compiled by numba
-   for the CPU (parallel loops) and CUDA (:mod:`gpucal.wcs._compile_codegen`).
+   for the CPU (parallel, vectorized loops: helpers are pasted in and written
+   without branches or library calls) and CUDA
+   (:mod:`gpucal.wcs._compile_codegen`).
 
 Formulas follow astropy, gwcs and WCSLIB operation by operation (degrees
 where they use degrees, their longitude wrapping, rotation matrix order, TAN
@@ -31,7 +33,7 @@ import sys
 
 import numpy as np
 
-from gpucal.engine.device import CPU, Device, cuda_status
+from gpucal.engine.device import CPU, cuda_status
 from gpucal.errors import BackendNotSupportedError, ParameterError
 from gpucal.wcs._compile_codegen import generate, load_module
 from gpucal.wcs._compile_fallback import fallback_grid_program, gwcs_pixmap_values
@@ -50,10 +52,6 @@ def _own_bbox(model):
         return model.bounding_box
     except NotImplementedError:
         return None
-
-
-def _cuda_device():
-    return Device("cuda", 0, simulated=cuda_status().simulated)
 
 
 class CompiledTransform:
@@ -75,9 +73,9 @@ class CompiledTransform:
         The generated ``transform_py`` source (for inspection).
     """
 
-    def __init__(self, program, *, exact=True, error_bound=0.0):
+    def __init__(self, program, *, exact=True, error_bound=0.0, contract=False):
         self.program = program
-        self._code = generate(program)
+        self._code = generate(program, contract=contract)
         self.n_inputs = self._code.n_inputs
         self.n_outputs = self._code.n_outputs
         self.params = self._code.params
@@ -123,7 +121,8 @@ class CompiledTransform:
         cupy = sys.modules.get("cupy")
         on_gpu = cupy is not None and any(isinstance(c, cupy.ndarray) for c in coords)
         if not on_gpu and not cuda_status().simulated:
-            raise BackendNotSupportedError("coords: the CUDA form needs CuPy arrays on a GPU (see gpucal.engine.to_device)")
+            msg = "coords: the CUDA form needs CuPy arrays on a GPU (see gpucal.engine.to_device)"
+            raise BackendNotSupportedError(msg)
         xp = cupy if on_gpu else np
         arrays = xp.broadcast_arrays(*(xp.asarray(c, dtype=xp.float64) for c in coords))
         flat = [xp.ascontiguousarray(a).reshape(-1) for a in arrays]
@@ -204,7 +203,14 @@ class CompiledTransform:
 
     def grid(self, shape, device=CPU):
         """Evaluate on a pixel grid on ``device`` (a :class:`gpucal.engine.Device`)."""
-        return self.grid_gpu(shape) if device.is_cuda else self.grid_cpu(shape)
+        if not device.is_cuda:
+            return self.grid_cpu(shape)
+        if device.uses_cupy:
+            import cupy
+
+            with cupy.cuda.Device(device.index):
+                return self.grid_gpu(shape)
+        return self.grid_gpu(shape)
 
 
 class PixmapPlan:
@@ -256,7 +262,9 @@ def _stages(transform, direction, with_bounding_box):
 
 
 def _finish(program, simplify):
-    return CompiledTransform(simplify_program(program) if simplify else program)
+    if simplify:
+        return CompiledTransform(simplify_program(program), contract=True)
+    return CompiledTransform(program)
 
 
 def _cpu_runner(program):
@@ -305,9 +313,11 @@ def compile_transform(transform, *, direction="forward", with_bounding_box=None,
         return _finish(build_program(n_inputs, stages), simplify)
     except Unsupported as exc:
         if domain is None or getattr(transform, "n_inputs", 2) != 2:
-            raise ParameterError(f"transform: cannot compile ({exc}); pass domain=(ny, nx) to use the grid fallback") from exc
+            msg = f"transform: cannot compile ({exc}); pass domain=(ny, nx) to use the grid fallback"
+            raise ParameterError(msg) from exc
         reason = str(exc)
-    return _fallback_transform(transform, direction, with_bounding_box, domain, fallback_step, fallback_tolerance, reason)
+    return _fallback_transform(transform, direction, with_bounding_box, domain, fallback_step, fallback_tolerance,
+                               reason)  # fmt: skip
 
 
 def _fallback_transform(transform, direction, with_bounding_box, domain, step, tolerance, reason):
@@ -340,7 +350,8 @@ def compile_pixmap(wcs_in, wcs_out, shape_in, *, simplify=True, fallback_step=16
     Equivalent to stcal's ``calc_pixmap(wcs_in, wcs_out, shape_in)`` with
     ``stepsize=1``: ``wcs_out.world_to_pixel_values(wcs_in.pixel_to_world_values(x, y))``
     at every pixel, NaN outside ``wcs_in``'s bounding box, ``wcs_out``'s box
-    not applied. The same call with the grids swapped gives blot's map.
+    not applied. stcal's blot uses this same map (detector -> median grid);
+    swapping the WCSs gives the reverse map (grid -> detector).
 
     Parameters
     ----------
