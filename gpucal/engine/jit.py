@@ -35,7 +35,7 @@ from gpucal.engine.cache import cache_root, configure_numba_cache
 
 __all__ = ["Elementwise", "cuda_launch_config", "launch_stream"]
 
-_TEMPLATE_VERSION = "1"
+_TEMPLATE_VERSION = "2"
 _LOCK = threading.Lock()
 
 
@@ -80,7 +80,10 @@ def _loop_source(target, px_module, px_name, layout, n_par, n_out):
     if target == "cpu":
         lines += [
             "from numba import njit, prange",
-            "_px = njit(error_model='numpy', cache=True)(_px_py)",
+            # Not cached on its own: numba keys a function's cache on its own file
+            # only, so a changed helper in another module could load stale code.
+            # The loop's cached binary contains the per-pixel code anyway.
+            "_px = njit(error_model='numpy')(_px_py)",
             "@njit(parallel=True, cache=True, nogil=True, error_model='numpy')",
             f"def loop({args}):",
             *sizes,

@@ -17,6 +17,12 @@ same float32/float64 split, so results match it to the last bit on the CPU:
 Kernels are identified by the C engine's enumeration values (:data:`SQUARE`
 ...). Kernel constants derived once per image live in a float64 ``params``
 array (indices ``P_*``).
+
+The functions are registered with ``forceinline=True, _nrt=False``: on the
+CPU an out-of-line call that passes arrays pays for their reference counting
+(atomic operations), which cost three times the arithmetic; inlined and
+without reference counting they compile to what the C code does. CUDA
+inlines device functions anyway.
 """
 
 import math
@@ -50,8 +56,14 @@ __all__ = [
 ]
 
 SQUARE, GAUSSIAN, POINT, TURBO, LANCZOS2, LANCZOS3 = 0, 1, 2, 3, 4, 5
-KERNEL_CODES = {"square": SQUARE, "gaussian": GAUSSIAN, "point": POINT, "turbo": TURBO,
-                "lanczos2": LANCZOS2, "lanczos3": LANCZOS3}  # fmt: skip
+KERNEL_CODES = {
+    "square": SQUARE,
+    "gaussian": GAUSSIAN,
+    "point": POINT,
+    "turbo": TURBO,
+    "lanczos2": LANCZOS2,
+    "lanczos3": LANCZOS3,
+}
 
 # Layout of the per-image float64 ``params`` array.
 P_DH = 0  # square: half the shrunken pixel side, pixfrac / 2
@@ -68,7 +80,7 @@ _MAX_DOUBLE = 1.7976931348623158e308  # min_doubles() start value in cdrizzleuti
 _MIN_DOUBLE = 2.2250738585072014e-308  # max_doubles() start value (sic: the smallest positive double)
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def c_round(x):
     """C ``(int)round(x)``: nearest integer, halves away from zero."""
     ax = abs(x)
@@ -81,7 +93,7 @@ def c_round(x):
     return n
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def interpolate_point(pixmap, xin, yin):
     """Bilinear pixmap interpolation at a fractional input position (``interpolate_point``).
 
@@ -118,7 +130,7 @@ def interpolate_point(pixmap, xin, yin):
     return not (xout != xout or yout != yout), xout, yout
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _fac(a, b, h):
     """Weight of neighbour ``(a, b)`` (0..2 each) in ``interpolate_four_points``."""
     if a == 1 and b == 1:
@@ -128,7 +140,7 @@ def _fac(a, b, h):
     return h * h
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _four_points(pixmap, i, j, h, comp):
     """One coordinate (``comp`` 0: x, 1: y) of the four corners, ``interpolate_four_points``."""
     f00 = pixmap[j - 1, i - 1, comp] * _fac(0, 0, h)
@@ -148,7 +160,7 @@ def _four_points(pixmap, i, j, h, comp):
     return c0, c1, c2, c3
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _square_corners(pixmap, i, j, h):
     """Output-frame corners of the pixfrac-shrunken input pixel ``(i, j)``.
 
@@ -173,7 +185,7 @@ def _square_corners(pixmap, i, j, h):
     return ok0 and ok1 and ok2 and ok3, x0, x1, x2, x3, y0, y1, y2, y3
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _min4(a, b, c, d):
     """``min_doubles`` of four values (start value and strict ``<`` as in C)."""
     v = _MAX_DOUBLE
@@ -188,7 +200,7 @@ def _min4(a, b, c, d):
     return v
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _max4(a, b, c, d):
     """``max_doubles`` of four values; starts at the smallest positive double, as C does."""
     v = _MIN_DOUBLE
@@ -203,7 +215,7 @@ def _max4(a, b, c, d):
     return v
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def footprint(kernel, pixmap, i, j, out_nx, out_ny, params):
     """Where input pixel ``(i, j)`` lands: geometry and the output pixel range it may touch.
 
@@ -237,11 +249,12 @@ def footprint(kernel, pixmap, i, j, out_nx, out_ny, params):
             return True, ox, zero, zero, zero, oy, zero, zero, zero, 1.0, 0, -1, 0, -1
         return True, ox, zero, zero, zero, oy, zero, zero, zero, 1.0, ii0, ii0, jj0, jj0
     pfo = params[P_PFO]
-    if kernel == LANCZOS2 or kernel == LANCZOS3:
-        ii0 = max(int(math.floor(ox - pfo)) + 1, 0)
-        ii1 = min(int(math.floor(ox + pfo)), out_nx - 1)
-        jj0 = max(int(math.floor(oy - pfo)) + 1, 0)
-        jj1 = min(int(math.floor(oy + pfo)), out_ny - 1)
+    if kernel == LANCZOS2 or kernel == LANCZOS3:  # noqa: SIM109 (tuple membership in device code)
+        # C: (integer_t) floor(...); math.floor gives a float in CUDA device code, hence int().
+        ii0 = max(int(math.floor(ox - pfo)) + 1, 0)  # noqa: RUF046
+        ii1 = min(int(math.floor(ox + pfo)), out_nx - 1)  # noqa: RUF046
+        jj0 = max(int(math.floor(oy - pfo)) + 1, 0)  # noqa: RUF046
+        jj1 = min(int(math.floor(oy + pfo)), out_ny - 1)  # noqa: RUF046
     else:  # turbo, gaussian
         ii0 = max(c_round(ox - pfo), 0)
         ii1 = min(c_round(ox + pfo), out_nx - 1)
@@ -250,7 +263,7 @@ def footprint(kernel, pixmap, i, j, out_nx, out_ny, params):
     return True, ox, zero, zero, zero, oy, zero, zero, zero, 1.0, ii0, ii1, jj0, jj1
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _sgarea(x1, y1, x2, y2):
     """Signed area under segment (x1,y1)-(x2,y2) inside the unit square (``sgarea``)."""
     dx = x2 - x1
@@ -292,7 +305,7 @@ def _sgarea(x1, y1, x2, y2):
     return sgn_dx * (0.5 * (xhi - xtop) * (1.0 + yhi) + xtop - xlo)
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def boxer(ii, jj, x0, x1, x2, x3, y0, y1, y2, y3):
     """Signed overlap of quadrilateral ``(x*, y*)`` with output pixel ``(ii, jj)`` (``boxer``)."""
     bx = float64(ii) - 0.5
@@ -313,7 +326,7 @@ def boxer(ii, jj, x0, x1, x2, x3, y0, y1, y2, y3):
     return total
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _over(ii, jj, xmin, xmax, ymin, ymax):
     """Overlap of an axis-aligned box with output pixel ``(ii, jj)`` (``over``, turbo kernel)."""
     lo = float64(ii) - 0.5
@@ -327,7 +340,7 @@ def _over(ii, jj, xmin, xmax, ymin, ymax):
     return 0.0
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def pair_dow(kernel, ii, jj, x0, x1, x2, x3, y0, y1, y2, y3, w, params, lut):
     """Weight one input pixel gives output pixel ``(ii, jj)``.
 
@@ -368,7 +381,7 @@ def pair_dow(kernel, ii, jj, x0, x1, x2, x3, y0, y1, y2, y3, w, params, lut):
     return True, float32(lut[ix] * lut[iy] * w)
 
 
-@register_jitable(inline="always")
+@register_jitable(forceinline=True, _nrt=False)
 def _running_mean(value, vc, dow, d):
     """drizzle's update of one output value: float32 numerator, float64 division."""
     if vc == float32(0.0):
@@ -376,10 +389,27 @@ def _running_mean(value, vc, dow, d):
     return float32(float64(value * vc + dow * d) / float64(vc + dow))
 
 
-@register_jitable(inline="always")
-def accumulate(out_data, out_wht, out_con, plane, bitval, has_con,
-               extra_data, extra_out, extra_wht, n_extra, own_extra_wht,
-               oy, ox, iy, ix, d, dow, iscale):  # fmt: skip
+@register_jitable(forceinline=True, _nrt=False)
+def accumulate(
+    out_data,
+    out_wht,
+    out_con,
+    plane,
+    bitval,
+    has_con,
+    extra_data,
+    extra_out,
+    extra_wht,
+    n_extra,
+    own_extra_wht,
+    oy,
+    ox,
+    iy,
+    ix,
+    d,
+    dow,
+    iscale,
+):
     """Add one contribution ``(d, dow)`` of input pixel ``(iy, ix)`` to output pixel ``(oy, ox)``.
 
     Sets the context bit where ``dow > 0``; skips ``dow == 0``; running mean

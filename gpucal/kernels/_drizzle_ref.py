@@ -1,15 +1,18 @@
 """Plain-Python reference of drizzle's C engine (``tdriz``): the specification of the kernels.
 
-Written independently of the compiled forms (no shared code beyond the
-validated arguments), as a direct transcription of drizzle 2.2's
-``cdrizzleapi.c``/``cdrizzlebox.c``/``cdrizzlemap.c``: Python floats stand for
-C doubles and ``np.float32`` scalars for C floats. It loops over pixels in
-Python, so it is only for small test images.
+Written independently of the compiled forms (it shares only the validated
+arguments and the layout of their ``params`` array), as a direct
+transcription of drizzle 2.2's ``cdrizzleapi.c``/``cdrizzlebox.c``/
+``cdrizzlemap.c``: Python floats stand for C doubles and ``np.float32``
+scalars for C floats. It loops over pixels in Python, so it is only for small
+test images.
 """
 
 import math
 
 import numpy as np
+
+from gpucal.kernels._drizzle_math import P_DH, P_EFAC, P_ES, P_PFO, P_SCALE, P_SDP
 
 __all__ = ["drizzle_pixels", "scan_rows"]
 
@@ -17,6 +20,8 @@ f32 = np.float32
 _ATOL = 1.0e-12
 _APPROX_ZERO = 1.0e3 * 2.2250738585072014e-308
 _INV_ERR = 0.03
+_DBL_MAX = 1.7976931348623158e308
+_DBL_MIN = 2.2250738585072014e-308
 _KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
 
 
@@ -63,7 +68,7 @@ def _orient_ccw(poly):
 
 
 def _append(poly, v):
-    for w in (poly[-1:] + poly[:1]):
+    for w in poly[-1:] + poly[:1]:
         if abs(w[0] - v[0]) < _ATOL and abs(w[1] - v[1]) < _ATOL:
             return
     if len(poly) < 8:
@@ -105,7 +110,7 @@ def _clip(subject, window):
         a, b, c = out[k - 1], out[k], out[(k + 1) % len(out)]
         dp = (c[0] - a[0], c[1] - a[1])
         dq = (b[0] - a[0], b[1] - a[1])
-        if abs(_cross(dp, dq)) > _APPROX_ZERO and math.sqrt(dp[0] ** 2 + dp[1] ** 2) > _ATOL:
+        if abs(_cross(dp, dq)) > _APPROX_ZERO and math.sqrt(dp[0] * dp[0] + dp[1] * dp[1]) > _ATOL:
             kept.append(b)
     return kept
 
@@ -192,10 +197,8 @@ def scan_rows(pixmap, box, out_shape):
             if u is None:
                 break
             back.append(u)
-        if len(back) == len(pq):
-            inpq = _orient_ccw(back)
-        else:  # C overwrites the first vertices and keeps the vertex count
-            inpq = back + inpq[len(back):4] if len(back) < 4 else back[:4]
+        # On a failed inversion C has overwritten the first vertices and kept the vertex count (4).
+        inpq = _orient_ccw(back) if len(back) == len(pq) else (back + inpq[len(back) :])[:4]
     chains = _edges(inpq)
     if chains is None or not chains[0] or not chains[1]:
         return {}
@@ -304,8 +307,12 @@ def _corners(pixmap, i, j, h):
             return (1.0 - h) * h if a == 1 or b == 1 else h * h
 
         # The four neighbours whose pre-weighted sum gives each corner.
-        cells = {(0, 1): ((0, 1), (1, 1), (0, 2), (1, 2)), (1, 1): ((1, 1), (2, 1), (1, 2), (2, 2)),
-                 (1, 0): ((1, 0), (2, 0), (1, 1), (2, 1)), (0, 0): ((0, 0), (1, 0), (0, 1), (1, 1))}  # fmt: skip
+        cells = {
+            (0, 1): ((0, 1), (1, 1), (0, 2), (1, 2)),
+            (1, 1): ((1, 1), (2, 1), (1, 2), (2, 2)),
+            (1, 0): ((1, 0), (2, 0), (1, 1), (2, 1)),
+            (0, 0): ((0, 0), (1, 0), (0, 1), (1, 1)),
+        }
         out = []
         for c in (0, 1):
             f = {(a, b): float(pixmap[j - 1 + b, i - 1 + a, c]) * fac(a, b) for a in range(3) for b in range(3)}
@@ -331,16 +338,17 @@ def _contributions(setup, pixmap, i, j, weight, out_shape):
     p = setup.params
     w = float(weight)
     if kernel == "square":
-        geo = _corners(pixmap, i, j, float(p[0]))
+        geo = _corners(pixmap, i, j, float(p[P_DH]))
         if geo is None:
             return
         xs, ys = geo
         jaco = 0.5 * ((xs[1] - xs[3]) * (ys[0] - ys[2]) - (xs[0] - xs[2]) * (ys[1] - ys[3]))
         wj = w / jaco
-        lo = lambda v: max(_nint(min(v + [1.7976931348623158e308])), 0)  # noqa: E731
-        hi = lambda v, n: min(_nint(max(v + [2.2250738585072014e-308])), n - 1)  # noqa: E731
-        for jj in range(lo(ys), hi(ys, ny_out) + 1):
-            for ii in range(lo(xs), hi(xs, nx_out) + 1):
+        # min_doubles/max_doubles start from DBL_MAX and from the smallest positive double.
+        jj0, jj1 = max(_nint(min([*ys, _DBL_MAX])), 0), min(_nint(max([*ys, _DBL_MIN])), ny_out - 1)
+        ii0, ii1 = max(_nint(min([*xs, _DBL_MAX])), 0), min(_nint(max([*xs, _DBL_MIN])), nx_out - 1)
+        for jj in range(jj0, jj1 + 1):
+            for ii in range(ii0, ii1 + 1):
                 dover = _boxer(ii, jj, xs, ys)
                 if dover != 0.0:
                     yield ii, jj, f32(dover * wj)
@@ -353,7 +361,7 @@ def _contributions(setup, pixmap, i, j, weight, out_shape):
         if 0 <= ii < nx_out and 0 <= jj < ny_out:
             yield ii, jj, f32(weight)
         return
-    pfo = float(p[1])
+    pfo = float(p[P_PFO])
     if kernel.startswith("lanczos"):
         xr = range(max(math.floor(ox - pfo) + 1, 0), min(math.floor(ox + pfo), nx_out - 1) + 1)
         yr = range(max(math.floor(oy - pfo) + 1, 0), min(math.floor(oy + pfo), ny_out - 1) + 1)
@@ -366,13 +374,13 @@ def _contributions(setup, pixmap, i, j, weight, out_shape):
                 dx = min(ox + pfo, ii + 0.5) - max(ox - pfo, ii - 0.5)
                 dy = min(oy + pfo, jj + 0.5) - max(oy - pfo, jj - 0.5)
                 if dx > 0.0 and dy > 0.0:
-                    yield ii, jj, f32(dx * dy * float(p[2]) * w)
+                    yield ii, jj, f32(dx * dy * float(p[P_SCALE]) * w)
             elif kernel == "gaussian":
                 r2 = (ox - ii) * (ox - ii) + (oy - jj) * (oy - jj)
-                dover = float(p[4]) * math.exp(-r2 * float(p[3]))
+                dover = float(p[P_ES]) * math.exp(-r2 * float(p[P_EFAC]))
                 yield ii, jj, f32(float(f32(dover)) * w)
             else:
-                ix, iy = _nint(abs((ox - ii) * float(p[5]))), _nint(abs((oy - jj) * float(p[5])))
+                ix, iy = _nint(abs((ox - ii) * float(p[P_SDP]))), _nint(abs((oy - jj) * float(p[P_SDP])))
                 if ix < setup.lut.size and iy < setup.lut.size:
                     yield ii, jj, f32(float(setup.lut[ix]) * float(setup.lut[iy]) * w)
 
