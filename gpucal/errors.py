@@ -8,6 +8,7 @@ a corrupt input file without parsing messages.
 __all__ = [
     "AssociationError",
     "BackendNotSupportedError",
+    "DeviceMemoryError",
     "DeviceUnavailableError",
     "GpucalError",
     "GpucalWarning",
@@ -35,6 +36,12 @@ class ParameterError(GpucalError, ValueError):
 
 class DeviceUnavailableError(GpucalError, RuntimeError):
     """A GPU was required (``require_gpu``) but none is usable (exit code 3)."""
+
+    exit_code = 3
+
+
+class DeviceMemoryError(GpucalError, MemoryError):
+    """The GPU does not have the memory an operation needs (exit code 3)."""
 
     exit_code = 3
 

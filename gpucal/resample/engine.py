@@ -21,7 +21,8 @@ import numpy as np
 from gpucal.dqflags import interpret_bit_flags
 from gpucal.engine import to_device, to_host
 from gpucal.engine.dispatch import kernel_for
-from gpucal.errors import ParameterError
+from gpucal.errors import DeviceMemoryError, ParameterError
+from gpucal.io.grouping import group_id as _group_id
 from gpucal.kernels.drizzle_weight import WEIGHT_EXPTIME, WEIGHT_IVM
 from gpucal.wcs.compile import compile_pixmap
 
@@ -142,7 +143,7 @@ class Resampler:
         needed = npix * 4 * (2 + (planes if self.settings.enable_ctx else 0) + (9 if self.settings.enable_var else 0))
         free, total = cupy.cuda.runtime.memGetInfo()
         if needed > free:
-            raise ParameterError(
+            raise DeviceMemoryError(
                 f"output grid {shape[1]}x{shape[0]} needs {needed / 2**30:.1f} GiB on {self.device} but only {free / 2**30:.1f} GiB "
                 f"of {total / 2**30:.1f} GiB are free; use --device cpu, a larger pixel_scale or a smaller output_shape"
             )
@@ -168,6 +169,7 @@ class Resampler:
         meta = exposure.meta
         if exposure.data.ndim != 2:
             raise ParameterError(f"resample: {exposure.path or meta.filename}: input is not a 2-D image")
+        name = exposure.path or meta.filename
         arrays = to_device(exposure.arrays, self.device)
         shape = arrays["data"].shape
         kernel = kernel_for("match_nans", self.device)
@@ -206,12 +208,38 @@ class Resampler:
                 "extra_out": xp.full((3, *self.grid.shape), np.nan, dtype=xp.float32),
                 "extra_wht": xp.zeros(tuple(self.grid.shape), dtype=xp.float32),
             }
-        drizzle(data, weight, pixmap, self.data, self.wht, self.con, input_id=input_id, fillval=self.fillval, **common, **extra)
+        try:
+            drizzle(data, weight, pixmap, self.data, self.wht, self.con, input_id=input_id, fillval=self.fillval, **common, **extra)
+        except ValueError as exc:
+            raise ParameterError(f"resample: {name}: its WCS maps no pixel onto the output grid ({exc})") from exc
         if self.settings.enable_var:
             self._combine_variances(extra["extra_out"], meta, tmeasure)
         self.n_added += 1
         self._update_time(meta)
+        if not bool((weight > 0).any()):
+            log.warning("resample: %s has no valid pixels (all flagged or weight 0); it adds nothing to the output", name)
         return pixmap
+
+    def blot(self, image, exposure, pixmap=None, *, fillval=float("nan")):
+        """Resample an output-grid image back onto an exposure's pixels (outlier detection's blot).
+
+        Parameters
+        ----------
+        image : array, shape ``grid.shape``
+            E.g. the median of the single-exposure drizzles, on this device.
+        exposure : Exposure
+            Supplies the WCS and the shape of the result.
+        pixmap : array, optional
+            The exposure's pixel map onto the grid (as :meth:`add` returns it);
+            computed when not given. Blot uses the same direction as drizzle.
+
+        Returns
+        -------
+        array of float32, shape ``exposure.shape``, on this device.
+        """
+        if pixmap is None:
+            pixmap = self.pixmap(exposure)
+        return kernel_for("blot", self.device)(image, pixmap, fillval, 1.0)
 
     def _combine_variances(self, stds, meta, tmeasure):
         combine = kernel_for("variance_combine", self.device)
@@ -221,7 +249,7 @@ class Resampler:
             combine(stds[k], rn_std, self.wsum[name], self.wt[name], mode, float(tmeasure or 0.0), out=(self.wsum[name], self.wt[name]))
 
     def _update_time(self, meta):
-        group_id = meta.group_id or meta.filename
+        group_id = _group_id(meta) or meta.filename
         if group_id in self.group_ids:
             return
         self.group_ids.append(group_id)

@@ -8,7 +8,10 @@ S_REGION and ``S_RESAMP = COMPLETE``.
 """
 
 import logging
+import warnings
 
+from gpucal.engine import CPU
+from gpucal.errors import DeviceMemoryError, GpucalWarning, HostFallbackWarning
 from gpucal.io.exposure import Exposure
 from gpucal.io.schema import keyword_meta
 from gpucal.resample.engine import Resampler, ResampleSettings
@@ -64,13 +67,24 @@ def build_product(first, arrays, times, grid, step, exposures):
     return product
 
 
+def _resampler(grid, settings, device, n_inputs, exposures):
+    """A Resampler on ``device``, or on the CPU (with a warning) when the GPU lacks memory for the grid."""
+    try:
+        return Resampler(grid, device, settings, n_inputs=n_inputs), exposures
+    except DeviceMemoryError as exc:
+        warnings.warn(f"{exc}; resampling on the CPU instead", HostFallbackWarning, stacklevel=3)
+        return Resampler(grid, CPU, settings, n_inputs=n_inputs), [e.host_copy() for e in exposures]
+
+
 def resample_exposure(step, exposure, ctx):
     """image2's resample: drizzle one calibrated exposure onto its own grid; returns the ``_i2d``."""
     grid = output_grid(step, [exposure])
     log.info("resample: output grid %d x %d, pixel scale %.5f arcsec", grid.shape[1], grid.shape[0], grid.pixel_scale * 3600)
-    resampler = Resampler(grid, ctx.device, ResampleSettings.from_step(step), n_inputs=1)
-    resampler.add(exposure)
+    resampler, (source,) = _resampler(grid, ResampleSettings.from_step(step), ctx.device, 1, [exposure])
+    resampler.add(source)
     arrays, times = resampler.finalize()
+    if not bool((arrays["wht"] > 0).any()):
+        warnings.warn(f"resample: no pixel of {exposure.path or exposure.meta.filename} landed on the output grid; the _i2d is empty", GpucalWarning, stacklevel=2)
     if not step.report_var:
         for name in ("var_rnoise", "var_flat", "var_poisson"):
             arrays.pop(name, None)
