@@ -33,7 +33,7 @@ import numpy as np
 from gpucal._version import __version__
 from gpucal.engine.cache import cache_root, configure_numba_cache
 
-__all__ = ["Elementwise", "cuda_launch_config", "launch_stream"]
+__all__ = ["Elementwise", "LazyCudaKernel", "cuda_launch_config", "launch_stream"]
 
 _TEMPLATE_VERSION = "2"
 _LOCK = threading.Lock()
@@ -152,6 +152,49 @@ def launch_stream(arrays):
     if ptr not in _STREAMS:
         _STREAMS[ptr] = cuda.external_stream(ptr)
     return _STREAMS[ptr]
+
+
+class LazyCudaKernel:
+    """A ``numba.cuda.jit`` kernel compiled on first use.
+
+    Importing ``numba.cuda`` costs a quarter of a second, which every CPU-only
+    process would pay if kernel modules decorated their CUDA kernels at import.
+    Write the kernel as a plain module-level function that uses the name
+    ``cuda`` (``cuda.grid(1)``, ``cuda.local.array``...); this wrapper binds
+    ``cuda`` in the module's globals and compiles it (with numba's disk cache)
+    the first time it is launched.
+
+    Examples
+    --------
+    >>> def _scale_kernel(a, k):  # doctest: +SKIP
+    ...     i = cuda.grid(1)
+    ...     if i < a.size:
+    ...         a[i] *= k
+    >>> scale_kernel = LazyCudaKernel(_scale_kernel)  # doctest: +SKIP
+    >>> scale_kernel[blocks, threads, stream](a, 2.0)  # doctest: +SKIP
+    """
+
+    def __init__(self, py_func, **options):
+        self.py_func = py_func
+        self.options = {"cache": True, **options}
+        self._kernel = None
+
+    def kernel(self):
+        """The compiled dispatcher (numba.cuda imported and bound on first call)."""
+        if self._kernel is None:
+            from numba import cuda
+
+            self.py_func.__globals__.setdefault("cuda", cuda)
+            self._kernel = cuda.jit(**self.options)(self.py_func)
+        return self._kernel
+
+    def __getitem__(self, config):
+        return self.kernel()[config]
+
+    def python_function(self):
+        """The kernel's Python function with ``cuda`` bound (for ``cuda.compile_ptx``)."""
+        self.kernel()
+        return self.py_func
 
 
 class Elementwise:

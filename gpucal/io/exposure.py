@@ -241,7 +241,7 @@ def _plain(value):
     return value
 
 
-def read_exposure(path, *, required=("data", "err", "dq"), allocator=np.empty, arrays=None):
+def read_exposure(path, *, required=("data", "err", "dq"), allocator=np.empty, arrays=None, tree=True):
     """Read a JWST image product (``_rate``, ``_rateints``, ``_cal``, ``_i2d``, ...).
 
     Parameters
@@ -253,6 +253,10 @@ def read_exposure(path, *, required=("data", "err", "dq"), allocator=np.empty, a
         ``allocator(shape, dtype)`` for the arrays (e.g. pinned host memory).
     arrays : set of str, optional
         Read only these array attributes (plus the required ones).
+    tree : bool, optional
+        Parse the ASDF extension (the gwcs WCS and tree-only meta). Without it
+        the meta comes from the FITS headers alone, which is much faster when
+        only keywords and arrays are needed (e.g. background exposures).
 
     Returns
     -------
@@ -268,7 +272,7 @@ def read_exposure(path, *, required=("data", "err", "dq"), allocator=np.empty, a
     wanted = None
     if arrays is not None:
         wanted = {ARRAY_EXTENSIONS[a] for a in set(arrays) | set(required)}
-    hdus = fitsraw.read_hdus(path, allocator=allocator, names=wanted)
+    hdus = fitsraw.read_hdus(path, allocator=allocator, names=wanted, skip_tables=not tree)
     headers = {}
     out_arrays = {}
     tables = []
@@ -278,6 +282,8 @@ def read_exposure(path, *, required=("data", "err", "dq"), allocator=np.empty, a
         headers.setdefault(name, hdu.header)
         if name == "ASDF" and hdu.data is not None:
             tree = read_asdf_tree(hdu.data, path)
+        elif name == "ASDF":
+            continue
         elif hdu.is_table:
             if hdu.data is not None:
                 tables.append((hdu.header, hdu.data))

@@ -32,7 +32,7 @@ _CARD = 80
 _END = b"END" + b" " * 77
 _BITPIX = {8: "u1", 16: "i2", 32: "i4", 64: "i8", -32: "f4", -64: "f8"}
 _UNSIGNED = {16: (np.uint16, 1 << 15), 32: (np.uint32, 1 << 31), 64: (np.uint64, 1 << 63)}
-_CHUNK = 1 << 22  # bytes per byte-swapped chunk on write
+_CHUNK = 1 << 23  # bytes per byte-swapped chunk on write
 
 
 @dataclasses.dataclass
@@ -148,7 +148,7 @@ def _skip(fh, nbytes, path, what):
         nbytes -= len(chunk)
 
 
-def read_hdus(path, *, allocator=np.empty, names=None):
+def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
     """Read every HDU of a FITS file (plain or gzip-compressed).
 
     Parameters
@@ -159,6 +159,8 @@ def read_hdus(path, *, allocator=np.empty, names=None):
         (e.g. pinned host memory for a later GPU upload).
     names : set of str, optional
         Read the data only of these extensions (headers of all are read).
+    skip_tables : bool, optional
+        Do not read table data (the ASDF extension included).
 
     Returns
     -------
@@ -192,7 +194,9 @@ def read_hdus(path, *, allocator=np.empty, names=None):
             label = f"data of extension {hdu.name or len(hdus)}"
             consumed = 0
             if nbytes:
-                wanted = names is None or hdu.name in names or hdu.name == "ASDF"
+                wanted = names is None or hdu.name in names or (hdu.name == "ASDF" and not skip_tables)
+                if skip_tables and hdu.is_table:
+                    wanted = False
                 is_image = "XTENSION" not in header or header["XTENSION"].strip() == "IMAGE"
                 if hdu.is_table and wanted:
                     hdu.data = fh.read(nbytes)
@@ -294,24 +298,28 @@ def table_hdu_bytes(hdu):
     return buf.getvalue()[BLOCK:]
 
 
-def _write_array(fh, array):
+def _write_array(fh, array, scratch):
+    """Write an array big-endian, swapping bounded chunks through one reusable buffer."""
     dtype = array.dtype
     flat = np.ascontiguousarray(array).reshape(-1)
-    if dtype.kind == "u" and dtype.itemsize > 1:
-        flip = dtype.type(1 << (8 * dtype.itemsize - 1))
-        target = np.dtype(f">i{dtype.itemsize}")
+    unsigned = dtype.kind == "u" and dtype.itemsize > 1
+    if unsigned:
+        # FITS stores unsigned integers as signed with BZERO = 2**(bits-1): flip the top bit.
+        flat = (flat ^ dtype.type(1 << (8 * dtype.itemsize - 1))).view(f"i{dtype.itemsize}")
+    target = flat.dtype.newbyteorder(">") if flat.dtype.itemsize > 1 else flat.dtype
+    if flat.dtype.byteorder == ">" or flat.dtype.itemsize == 1:
+        fh.write(memoryview(flat).cast("B"))
     else:
-        flip = None
-        target = dtype.newbyteorder(">")
-    step = max(1, _CHUNK // max(dtype.itemsize, 1))
-    for start in range(0, flat.size, step):
-        part = flat[start : start + step]
-        if flip is not None:
-            out = (part ^ flip).view(f"i{dtype.itemsize}").astype(target)
-        else:
-            out = part.astype(target, copy=False)
-        fh.write(out.tobytes() if not out.flags.c_contiguous else memoryview(out).cast("B"))
-    nbytes = flat.size * dtype.itemsize
+        step = max(1, _CHUNK // flat.dtype.itemsize)
+        buf = scratch.get(target)
+        if buf is None or buf.size < min(step, flat.size):
+            buf = scratch[target] = np.empty(min(step, flat.size), dtype=target)
+        for start in range(0, flat.size, step):
+            part = flat[start : start + step]
+            out = buf[: part.size]
+            np.copyto(out, part)
+            fh.write(memoryview(out).cast("B"))
+    nbytes = flat.size * flat.dtype.itemsize
     fh.write(b"\0" * ((-nbytes) % BLOCK))
 
 
@@ -338,6 +346,7 @@ def write_hdus(path, hdus):
     """
     with atomic_path(path) as tmp:
         try:
+            scratch = {}
             with open(tmp, "wb") as fh:
                 for head, data in hdus:
                     fh.write(head)
@@ -347,6 +356,6 @@ def write_hdus(path, hdus):
                         fh.write(data)
                         fh.write(b"\0" * ((-len(data)) % BLOCK))
                     else:
-                        _write_array(fh, data)
+                        _write_array(fh, data, scratch)
         except OSError as exc:
             raise OutputError(f"{path}: write failed ({exc.strerror or exc})") from exc

@@ -21,12 +21,12 @@ The three forms return a new float32 array of shape ``pixmap.shape[:2]``
 import math
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 from numba.extending import register_jitable
 from numpy import float32, int64
 
 from gpucal.engine.arrays import get_array_module
-from gpucal.engine.jit import cuda_launch_config, launch_stream
+from gpucal.engine.jit import LazyCudaKernel, cuda_launch_config, launch_stream
 
 __all__ = ["blot_cpu", "blot_gpu", "blot_gpu_kernels", "blot_ref"]
 
@@ -66,8 +66,7 @@ def _blot_rows(data, pixmap, fillval, scale, out):
             out[j, i] = _blot_value(data, pixmap[j, i, 0], pixmap[j, i, 1], fillval, scale)
 
 
-@cuda.jit(cache=True)
-def _blot_kernel(data, pixmap, fillval, scale, out):
+def _blot_kernel_py(data, pixmap, fillval, scale, out):
     nx_out = out.shape[1]
     n = out.shape[0] * nx_out
     k = cuda.grid(1)
@@ -77,6 +76,9 @@ def _blot_kernel(data, pixmap, fillval, scale, out):
         i = k - j * nx_out
         out[j, i] = _blot_value(data, pixmap[j, i, 0], pixmap[j, i, 1], fillval, scale)
         k += step
+
+
+_blot_kernel = LazyCudaKernel(_blot_kernel_py)
 
 
 def _prepare(data, pixmap, fillval, iscale, out):
@@ -161,4 +163,4 @@ def blot_gpu_kernels(data, pixmap, fillval=np.nan, iscale=1.0, out=None):
     import numba
 
     fill, scale, out = _prepare(data, pixmap, fillval, iscale, out)
-    return [(_blot_kernel.py_func, tuple(numba.typeof(a) for a in (data, pixmap, fill, scale, out)))]
+    return [(_blot_kernel.python_function(), tuple(numba.typeof(a) for a in (data, pixmap, fill, scale, out)))]

@@ -28,11 +28,11 @@ The CUDA form keeps the buffer in local memory, so it handles stacks of up to
 import math
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 from numba.extending import register_jitable
 from numpy import float32, float64
 
-from gpucal.engine.jit import cuda_launch_config, launch_stream
+from gpucal.engine.jit import LazyCudaKernel, cuda_launch_config, launch_stream
 
 __all__ = ["MAX_GPU_STACK", "sigma_clip_mean_cpu", "sigma_clip_mean_gpu", "sigma_clip_mean_gpu_kernels", "sigma_clip_mean_ref"]
 
@@ -55,6 +55,15 @@ def _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum
             count += 1
     if count == 0:
         return 0.0
+    if count == 1:
+        return buf[0]
+    if count == 2 and not float32_sum:
+        # Exact shortcut: with two values the median is their mean and each lies
+        # one standard deviation from it, so a clip of sigma >= 1.5 (with margin
+        # for rounding) keeps both; the result is their stack-order sum over 2,
+        # as the general path gives.
+        if sigma_lower >= 1.5 and sigma_upper >= 1.5:
+            return (buf[0] + buf[1]) / 2
     lo = 0.0
     hi = 0.0
     iteration = 0
@@ -194,14 +203,16 @@ def sigma_clip_mean_cpu(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
     return out
 
 
-@cuda.jit(cache=True)
-def _gpu(stack, out, sigma_lower, sigma_upper, maxiters, float32_sum):
+def _gpu_py(stack, out, sigma_lower, sigma_upper, maxiters, float32_sum):
     buf = cuda.local.array(MAX_GPU_STACK, float64)
     j = cuda.grid(1)
     step = cuda.gridsize(1)
     while j < stack.shape[1]:
         out[j] = _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum)
         j += step
+
+
+_gpu = LazyCudaKernel(_gpu_py)
 
 
 def _gpu_args(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
@@ -234,4 +245,4 @@ def sigma_clip_mean_gpu_kernels(stack, sigma_lower, sigma_upper, maxiters, float
     import numba
 
     args = _gpu_args(stack, sigma_lower, sigma_upper, maxiters, float32_sum)
-    return [(_gpu.py_func, tuple(numba.typeof(a) for a in args))]
+    return [(_gpu.python_function(), tuple(numba.typeof(a) for a in args))]

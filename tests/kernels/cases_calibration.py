@@ -108,6 +108,7 @@ def _bkg(rng):
 
 CASES += [
     Case("sigma_clip_mean", "two-backgrounds", _stack(np.float32, 2, False)),
+    Case("sigma_clip_mean", "two-low-sigma", _stack(np.float32, 2, False, sigma=1.0)),
     Case("sigma_clip_mean", "five-backgrounds", _stack(np.float32, 5, False)),
     Case("sigma_clip_mean", "eight-float64", _stack(np.float64, 8, False, sigma=2.0)),
     Case("sigma_clip_mean", "integrations-float32-sum", _stack(np.float32, 12, True)),

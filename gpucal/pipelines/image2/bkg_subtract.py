@@ -100,6 +100,8 @@ def _subset(science_box, science_shape, background, path):
         return None, None, None
     imin, imax = max(si0, bi0), max(min(si1, bi1), max(si0, bi0))
     jmin, jmax = max(sj0, bj0), max(min(sj1, bj1), max(sj0, bj0))
+    if (bj0, bj1, bi0, bi1) == (sj0, sj1, si0, si1) and background.data.shape[-2:] == tuple(science_shape[-2:]):
+        return background.data, background.err, background.dq  # same placement: no copy needed
     shape = list(science_shape)
     if len(shape) == 3:
         shape[0] = background.data.shape[0]
@@ -135,7 +137,7 @@ def _background_stack(exposure, paths, step, ctx):
     combine = kernel_for("sigma_clip_mean", ctx.device)
     maxiters = -1 if step.maxiters is None else step.maxiters
     for i, path in enumerate(paths):
-        background = read_exposure(path)
+        background = read_exposure(path, arrays={"data", "err", "dq"}, tree=False)
         if background.data.ndim != len(shape):
             raise InputFileError(f"{path}: background is {background.data.ndim}-D but the science exposure is {len(shape)}-D")
         log.info("bkg_subtract: accumulating %s", path)
