@@ -19,6 +19,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,8 @@ def _gpucal_step_times(log):
 def run_jwst(sim, out, resample):
     from tests.jwst_offline import run_image2
 
+    shutil.rmtree(out, ignore_errors=True)  # fresh outputs: overwriting a file costs its deletion
+
     steps = {"resample": {"skip": not resample}}
     run = run_image2(sim.image2_asn[0], sim.references, out, steps=steps)
     if run.returncode != 0:
@@ -72,6 +75,7 @@ def run_gpucal(sim, out, device, resample):
     from tests.jwst_offline import image2_step_options
 
     steps = image2_step_options(sim.references, {"resample": {"skip": not resample}})
+    shutil.rmtree(out, ignore_errors=True)
     args = [f"--steps.{s}.{k}={v}" for s, params in steps.items() for k, v in params.items()]
     cmd = [sys.executable, "-m", "gpucal.cli", "image2", str(sim.image2_asn[0]), "--device", device, "--output-dir", str(out), *args]
     start = time.perf_counter()

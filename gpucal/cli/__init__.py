@@ -22,10 +22,11 @@ COMMANDS = {
     "simulate": "gpucal.cli.simulate",
     "image2": "gpucal.cli.image2",
     "demo": "gpucal.cli.demo",
+    "farm": "gpucal.cli.farm",
 }
 
 #: Commands that take jwst-style ``--steps.<step>.<param>=<value>`` options.
-_STEP_OPTION_COMMANDS = {"image2"}
+_STEP_OPTION_COMMANDS = {"image2", "farm"}
 
 
 def _parser():
