@@ -59,6 +59,9 @@ def best_of(fn, repeat=5, setup=None, sync=None):
 def make_cal_like(shape=(2048, 2048), seed=0):
     """Arrays of a full-frame ``_cal`` product (SCI, ERR, DQ, AREA, VAR_*)."""
     rng = np.random.default_rng(seed)
-    arrays = {name: rng.normal(1.0, 0.1, shape).astype(np.float32) for name in ("data", "err", "area", "var_poisson", "var_rnoise", "var_flat")}
+    arrays = {
+        name: rng.normal(1.0, 0.1, shape).astype(np.float32)
+        for name in ("data", "err", "area", "var_poisson", "var_rnoise", "var_flat")
+    }
     arrays["dq"] = rng.integers(0, 4, shape, dtype=np.uint32)
     return arrays

@@ -77,7 +77,18 @@ def run_gpucal(sim, out, device, resample):
     steps = image2_step_options(sim.references, {"resample": {"skip": not resample}})
     shutil.rmtree(out, ignore_errors=True)
     args = [f"--steps.{s}.{k}={v}" for s, params in steps.items() for k, v in params.items()]
-    cmd = [sys.executable, "-m", "gpucal.cli", "image2", str(sim.image2_asn[0]), "--device", device, "--output-dir", str(out), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gpucal.cli",
+        "image2",
+        str(sim.image2_asn[0]),
+        "--device",
+        device,
+        "--output-dir",
+        str(out),
+        *args,
+    ]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, check=False)
     seconds = time.perf_counter() - start
@@ -96,31 +107,54 @@ def main():
     parser.add_argument("--no-jwst", action="store_true")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     args = parser.parse_args()
-    env = header(f"calwebb_image2, NIRCam {args.size}x{args.size}, 2 backgrounds" + (", with resample" if args.resample else ""), args.devices)
+    env = header(
+        f"calwebb_image2, NIRCam {args.size}x{args.size}, 2 backgrounds" + (", with resample" if args.resample else ""),
+        args.devices,
+    )
 
     from gpucal.sim import simulate
 
     folder = pathlib.Path(args.folder or tempfile.mkdtemp(prefix="gpucal-bench-"))
     sim_dir = folder / f"sim{args.size}"
-    sim = simulate(sim_dir, instrument="nircam", detector="nrca1", filter="f200w", exposures=1, backgrounds=2, size=args.size, seed=5)
+    sim = simulate(
+        sim_dir,
+        instrument="nircam",
+        detector="nrca1",
+        filter="f200w",
+        exposures=1,
+        backgrounds=2,
+        size=args.size,
+        seed=5,
+    )
     runs = {}
     if not args.no_jwst:
-        runs["jwst 3.0"] = min((run_jwst(sim, folder / "jwst", args.resample) for _ in range(args.repeat)), key=lambda r: r[0])
+        runs["jwst 3.0"] = min(
+            (run_jwst(sim, folder / "jwst", args.resample) for _ in range(args.repeat)), key=lambda r: r[0]
+        )
     for device in args.devices.split(","):
-        runs[f"gpucal {device}"] = min((run_gpucal(sim, folder / f"gpucal_{device}", device, args.resample) for _ in range(args.repeat)), key=lambda r: r[0])
+        runs[f"gpucal {device}"] = min(
+            (run_gpucal(sim, folder / f"gpucal_{device}", device, args.resample) for _ in range(args.repeat)),
+            key=lambda r: r[0],
+        )
 
     steps = [s for s in STEPS if any(s in times for _, times in runs.values())]
     print(f"{'':14s}" + "".join(f"{s:>14s}" for s in steps) + f"{'steps':>10s}{'process':>10s}")
     for name, (process, times) in runs.items():
         total = sum(times.get(s, 0.0) for s in steps)
-        print(f"{name:14s}" + "".join(f"{times.get(s, float('nan')):14.3f}" for s in steps) + f"{total:10.3f}{process:10.2f}")
+        print(
+            f"{name:14s}"
+            + "".join(f"{times.get(s, float('nan')):14.3f}" for s in steps)
+            + f"{total:10.3f}{process:10.2f}"
+        )
     if "jwst 3.0" in runs:
         j_process, j_times = runs["jwst 3.0"]
         j_steps = sum(j_times.get(s, 0.0) for s in steps)
         for name, (process, times) in runs.items():
             if name != "jwst 3.0":
                 total = sum(times.get(s, 0.0) for s in steps)
-                print(f"# {name}: steps {j_steps / total:.1f}x faster, whole process {j_process / process:.1f}x faster than jwst 3.0")
+                print(
+                    f"# {name}: steps {j_steps / total:.1f}x faster, whole process {j_process / process:.1f}x faster than jwst 3.0"
+                )
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({"env": env, "runs": runs}, indent=1))
 

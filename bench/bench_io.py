@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from _helpers import best_of, header, make_cal_like  # noqa: E402
+from _helpers import best_of, header, make_cal_like
 
 
 def main():
@@ -68,10 +68,16 @@ def main():
 
     rows = [
         ("raw bytes (floor)", best_of(write_raw, args.repeat), best_of(read_raw, args.repeat)),
-        ("gpucal", best_of(lambda: write_exposure(exposure, ours), args.repeat), best_of(lambda: read_exposure(ours), args.repeat)),
+        (
+            "gpucal",
+            best_of(lambda: write_exposure(exposure, ours), args.repeat),
+            best_of(lambda: read_exposure(ours), args.repeat),
+        ),
         ("astropy.io.fits", best_of(write_astropy, args.repeat), best_of(read_astropy, args.repeat)),
     ]
-    print(f"# {len(arrays)} arrays of {args.size}x{args.size}, {nbytes / 1e6:.1f} MB; file {os.path.getsize(ours) / 1e6:.1f} MB; best of {args.repeat}")
+    print(
+        f"# {len(arrays)} arrays of {args.size}x{args.size}, {nbytes / 1e6:.1f} MB; file {os.path.getsize(ours) / 1e6:.1f} MB; best of {args.repeat}"
+    )
     print(f"{'':20s} {'write s':>9s} {'MB/s':>8s} {'read s':>9s} {'MB/s':>8s}")
     for name, w, r in rows:
         print(f"{name:20s} {w:9.3f} {nbytes / w / 1e6:8.0f} {r:9.3f} {nbytes / r / 1e6:8.0f}")

@@ -7,17 +7,58 @@ def nircam_meta(**overrides):
     """A minimal but jwst-valid meta tree for a NIRCam imaging ``_rate`` exposure."""
     meta = {
         "telescope": "JWST",
-        "instrument": {"name": "NIRCAM", "detector": "NRCA1", "filter": "F200W", "pupil": "CLEAR", "module": "A", "channel": "SHORT"},
-        "exposure": {"type": "NRC_IMAGE", "start_time": 60000.0, "mid_time": 60000.001, "end_time": 60000.002,
-                     "effective_exposure_time": 100.0, "measurement_time": 95.0, "exposure_time": 100.0,
-                     "duration": 105.0, "elapsed_exposure_time": 100.0, "nints": 1, "ngroups": 5,
-                     "readpatt": "MEDIUM8"},
-        "observation": {"date": "2023-03-01", "time": "12:00:00.000", "program_number": "01345",
-                        "observation_number": "001", "visit_number": "001", "visit_group": "02",
-                        "sequence_id": "1", "activity_id": "01", "exposure_number": "00001"},
-        "subarray": {"name": "FULL", "xstart": 1, "ystart": 1, "xsize": 2048, "ysize": 2048, "fastaxis": -1, "slowaxis": 2},
-        "wcsinfo": {"ra_ref": 53.16, "dec_ref": -27.78, "roll_ref": 40.0, "v2_ref": 120.6, "v3_ref": -527.5,
-                    "v3yangle": -0.55, "vparity": -1, "wcsaxes": 2},
+        "instrument": {
+            "name": "NIRCAM",
+            "detector": "NRCA1",
+            "filter": "F200W",
+            "pupil": "CLEAR",
+            "module": "A",
+            "channel": "SHORT",
+        },
+        "exposure": {
+            "type": "NRC_IMAGE",
+            "start_time": 60000.0,
+            "mid_time": 60000.001,
+            "end_time": 60000.002,
+            "effective_exposure_time": 100.0,
+            "measurement_time": 95.0,
+            "exposure_time": 100.0,
+            "duration": 105.0,
+            "elapsed_exposure_time": 100.0,
+            "nints": 1,
+            "ngroups": 5,
+            "readpatt": "MEDIUM8",
+        },
+        "observation": {
+            "date": "2023-03-01",
+            "time": "12:00:00.000",
+            "program_number": "01345",
+            "observation_number": "001",
+            "visit_number": "001",
+            "visit_group": "02",
+            "sequence_id": "1",
+            "activity_id": "01",
+            "exposure_number": "00001",
+        },
+        "subarray": {
+            "name": "FULL",
+            "xstart": 1,
+            "ystart": 1,
+            "xsize": 2048,
+            "ysize": 2048,
+            "fastaxis": -1,
+            "slowaxis": 2,
+        },
+        "wcsinfo": {
+            "ra_ref": 53.16,
+            "dec_ref": -27.78,
+            "roll_ref": 40.0,
+            "v2_ref": 120.6,
+            "v3_ref": -527.5,
+            "v3yangle": -0.55,
+            "vparity": -1,
+            "wcsaxes": 2,
+        },
         "velocity_aberration": {"scale_factor": 1.00003},
         "bunit_data": "DN/s",
         "bunit_err": "DN/s",
@@ -56,11 +97,15 @@ def simple_wcs(shape=(32, 40), crval=(53.16, -27.78)):
     from gpucal.wcs.pointing import Pointing
 
     scale = 0.031
-    dist = (models.Shift(-shape[1] / 2) & models.Shift(-shape[0] / 2)) | (models.Scale(scale) & models.Scale(scale)) | (
-        models.Shift(120.6) & models.Shift(-527.5)
+    dist = (
+        (models.Shift(-shape[1] / 2) & models.Shift(-shape[0] / 2))
+        | (models.Scale(scale) & models.Scale(scale))
+        | (models.Shift(120.6) & models.Shift(-527.5))
     )
-    dist.inverse = (models.Shift(-120.6) & models.Shift(527.5)) | (models.Scale(1 / scale) & models.Scale(1 / scale)) | (
-        models.Shift(shape[1] / 2) & models.Shift(shape[0] / 2)
+    dist.inverse = (
+        (models.Shift(-120.6) & models.Shift(527.5))
+        | (models.Scale(1 / scale) & models.Scale(1 / scale))
+        | (models.Shift(shape[1] / 2) & models.Shift(shape[0] / 2))
     )
     pointing = Pointing(crval[0], crval[1], 40.0, 120.6, -527.5, 1.00003)
     return imaging_wcs(dist, pointing, shape=shape)
@@ -83,12 +128,22 @@ def toy_distortion(shape=(2048, 2048), scale=0.031):
     from astropy.modeling import models
 
     cx, cy = (shape[1] - 1) / 2, (shape[0] - 1) / 2
-    forward = (models.Shift(-cx) & models.Shift(-cy)) | (models.Scale(scale) & models.Scale(scale)) | (models.Shift(120.6) & models.Shift(-527.5))
-    forward.inverse = (models.Shift(-120.6) & models.Shift(527.5)) | (models.Scale(1 / scale) & models.Scale(1 / scale)) | (models.Shift(cx) & models.Shift(cy))
+    forward = (
+        (models.Shift(-cx) & models.Shift(-cy))
+        | (models.Scale(scale) & models.Scale(scale))
+        | (models.Shift(120.6) & models.Shift(-527.5))
+    )
+    forward.inverse = (
+        (models.Shift(-120.6) & models.Shift(527.5))
+        | (models.Scale(1 / scale) & models.Scale(1 / scale))
+        | (models.Shift(cx) & models.Shift(cy))
+    )
     return forward
 
 
-def write_reference_files(folder, *, detector="NRCA1", filter_name="F200W", pupil="CLEAR", full=(2048, 2048), seed=0, photmjsr=0.25):
+def write_reference_files(
+    folder, *, detector="NRCA1", filter_name="F200W", pupil="CLEAR", full=(2048, 2048), seed=0, photmjsr=0.25
+):
     """Minimal CRDS-format references (flat, photom, area, distortion, filteroffset) for unit tests.
 
     Returns ``{reftype: path}``.
@@ -101,7 +156,13 @@ def write_reference_files(folder, *, detector="NRCA1", filter_name="F200W", pupi
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    common = {"INSTRUME": "NIRCAM", "DETECTOR": detector, "EXP_TYPE": "NRC_IMAGE", "USEAFTER": "2022-01-01T00:00:00", "PEDIGREE": "DUMMY"}
+    common = {
+        "INSTRUME": "NIRCAM",
+        "DETECTOR": detector,
+        "EXP_TYPE": "NRC_IMAGE",
+        "USEAFTER": "2022-01-01T00:00:00",
+        "PEDIGREE": "DUMMY",
+    }
     flat = rng.normal(1.0, 0.05, full).astype(np.float32)
     flat[10, 10] = 0.0
     flat[11, 11] = np.nan
@@ -126,18 +187,24 @@ def write_reference_files(folder, *, detector="NRCA1", filter_name="F200W", pupi
     prim.header.update({**common, "REFTYPE": "AREA", "PIXAR_SR": 2.2e-14, "PIXAR_A2": 0.00093, "SUBSTRT1": 1, "SUBSTRT2": 1,
                         "SUBSIZE1": full[1], "SUBSIZE2": full[0]})  # fmt: skip
     paths["area"] = folder / "area.fits"
-    fits.HDUList([prim, fits.ImageHDU(rng.normal(1.0, 0.01, full).astype(np.float32), name="SCI")]).writeto(paths["area"], overwrite=True)
+    fits.HDUList([prim, fits.ImageHDU(rng.normal(1.0, 0.01, full).astype(np.float32), name="SCI")]).writeto(
+        paths["area"], overwrite=True
+    )
     meta = {"reftype": "distortion", "instrument": {"name": "NIRCAM", "detector": detector}, "exposure": {"type": "NRC_IMAGE"},
             "useafter": "2022-01-01T00:00:00", "pedigree": "DUMMY", "author": "gpucal tests", "description": "toy", "telescope": "JWST"}  # fmt: skip
     paths["distortion"] = folder / "distortion.asdf"
     asdf.AsdfFile({"meta": meta, "model": toy_distortion(full)}).write_to(paths["distortion"])
     paths["filteroffset"] = folder / "filteroffset.asdf"
     fmeta = dict(meta, reftype="filteroffset")
-    asdf.AsdfFile({"meta": fmeta, "filters": [{"filter": filter_name, "pupil": pupil, "column_offset": 0.2, "row_offset": -0.1}]}).write_to(paths["filteroffset"])
+    asdf.AsdfFile(
+        {"meta": fmeta, "filters": [{"filter": filter_name, "pupil": pupil, "column_offset": 0.2, "row_offset": -0.1}]}
+    ).write_to(paths["filteroffset"])
     return {k: str(v) for k, v in paths.items()}
 
 
-def write_small_rate(folder, name="jw01345001001_02101_00001_nrca1_rate.fits", shape=(40, 48), *, start=(1001, 1001), seed=0, **meta):
+def write_small_rate(
+    folder, name="jw01345001001_02101_00001_nrca1_rate.fits", shape=(40, 48), *, start=(1001, 1001), seed=0, **meta
+):
     """A small subarray ``_rate`` file (no WCS yet) for pipeline tests; returns its path."""
     import pathlib
 

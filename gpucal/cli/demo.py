@@ -13,7 +13,13 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub):
     parser = sub.add_parser("demo", help="simulate a dither set and run image2 on it (offline end-to-end demo)")
-    parser.add_argument("outdir", type=pathlib.Path, nargs="?", default=pathlib.Path("gpucal-demo"), help="work folder (default: ./gpucal-demo)")
+    parser.add_argument(
+        "outdir",
+        type=pathlib.Path,
+        nargs="?",
+        default=pathlib.Path("gpucal-demo"),
+        help="work folder (default: ./gpucal-demo)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--instrument", default="nircam", help="nircam or miri (default: nircam)")
     parser.add_argument("--size", type=int, default=None, help="side of the science arrays (default: full frame)")
@@ -24,6 +30,8 @@ def add_parser(sub):
 
 
 def run(args):
+    import logging
+
     import numpy as np
     from rich.console import Console
     from rich.table import Table
@@ -33,25 +41,44 @@ def run(args):
     from gpucal.pipelines.image2 import Image2Pipeline
     from gpucal.sim import simulate
 
-    import logging
-
     if not getattr(args, "debug", False):
         logging.getLogger("gpucal").setLevel(logging.WARNING)  # the table below is the summary
     console = Console(width=max(Console().width, 140))
     device = select_device(args.device)
     start = time.perf_counter()
-    kwargs = {"instrument": args.instrument, "exposures": args.exposures, "backgrounds": args.backgrounds, "seed": args.seed}
+    kwargs = {
+        "instrument": args.instrument,
+        "exposures": args.exposures,
+        "backgrounds": args.backgrounds,
+        "seed": args.seed,
+    }
     if args.size is not None:
         kwargs["size"] = args.size
     sim = simulate(args.outdir / "sim", **kwargs)
     simulated = time.perf_counter() - start
     ref_dir = pathlib.Path(next(iter(sim.references.values()))).parent
-    console.print(f"simulated {len(sim.science)} exposures and {len(sim.background)} backgrounds in {simulated:.1f} s -> {args.outdir / 'sim'}")
+    console.print(
+        f"simulated {len(sim.science)} exposures and {len(sim.background)} backgrounds in {simulated:.1f} s -> {args.outdir / 'sim'}"
+    )
 
-    pipeline = Image2Pipeline(device=device, save_results=True, output_dir=str(args.outdir / "image2"), ref_dir=str(ref_dir))
+    pipeline = Image2Pipeline(
+        device=device, save_results=True, output_dir=str(args.outdir / "image2"), ref_dir=str(ref_dir)
+    )
     table = Table(title=f"calwebb_image2 on {device}")
-    for column in ("exposure", "bkg s", "wcs s", "flat s", "photom s", "resample s", "total s", "sky MJy/sr", "i2d shape"):
-        table.add_column(column, justify="right" if column != "exposure" else "left", no_wrap=True, min_width=len(column))
+    for column in (
+        "exposure",
+        "bkg s",
+        "wcs s",
+        "flat s",
+        "photom s",
+        "resample s",
+        "total s",
+        "sky MJy/sr",
+        "i2d shape",
+    ):
+        table.add_column(
+            column, justify="right" if column != "exposure" else "left", no_wrap=True, min_width=len(column)
+        )
     total = 0.0
     for asn in sim.image2_asn:
         t0 = time.perf_counter()

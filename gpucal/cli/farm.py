@@ -6,15 +6,21 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
-    parser = sub.add_parser("farm", help="run image2 over many inputs on Dask (local cluster, scheduler, or one worker per GPU)")
+    parser = sub.add_parser(
+        "farm", help="run image2 over many inputs on Dask (local cluster, scheduler, or one worker per GPU)"
+    )
     parser.add_argument("pipeline", choices=["image2"], help="the pipeline to run")
     parser.add_argument("inputs", nargs="+", type=pathlib.Path, help="_rate/_rateints files or image2 associations")
     parser.add_argument("--output-dir", type=pathlib.Path, default=pathlib.Path("."), help="output folder (default: .)")
-    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (default: start a local cluster)")
+    parser.add_argument(
+        "--scheduler", default=None, help="address of a running Dask scheduler (default: start a local cluster)"
+    )
     parser.add_argument("--workers", type=int, default=None, help="local workers (default: one per core, or per GPU)")
     parser.add_argument("--gpus", action="store_true", help="one worker per GPU (dask-cuda)")
     parser.add_argument("--device", default="auto", help="device for each worker: auto, cpu, cuda (default: auto)")
-    parser.add_argument("--ref-dir", type=pathlib.Path, default=None, help="local reference folder (default: $GPUCAL_REF_DIR)")
+    parser.add_argument(
+        "--ref-dir", type=pathlib.Path, default=None, help="local reference folder (default: $GPUCAL_REF_DIR)"
+    )
     parser.add_argument("--config", type=pathlib.Path, default=None, help="jwst parameter file for calwebb_image2")
     parser.add_argument("--retries", type=int, default=1, help="retries of a task whose worker died (default: 1)")
     return parser

@@ -23,14 +23,26 @@ def add_parser(sub):
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", type=pathlib.Path, nargs="?", help="_rate/_rateints FITS file or image2 association (.json)")
+    parser.add_argument(
+        "input", type=pathlib.Path, nargs="?", help="_rate/_rateints FITS file or image2 association (.json)"
+    )
     parser.add_argument("--output-dir", type=pathlib.Path, default=None, help="output folder (default: current folder)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("--require-gpu", action="store_true", default=None, help="fail instead of falling back to the CPU")
-    parser.add_argument("--config", type=pathlib.Path, default=None, help="jwst parameter file (ASDF/YAML) for calwebb_image2")
-    parser.add_argument("--ref-dir", type=pathlib.Path, default=None, help="local reference folder (default: $GPUCAL_REF_DIR)")
-    parser.add_argument("--save-bsub", action="store_true", default=None, help="deprecated: use --steps.bkg_subtract.save_results=true")
-    parser.add_argument("--print-config", action="store_true", help="print every step parameter with its default and exit")
+    parser.add_argument(
+        "--require-gpu", action="store_true", default=None, help="fail instead of falling back to the CPU"
+    )
+    parser.add_argument(
+        "--config", type=pathlib.Path, default=None, help="jwst parameter file (ASDF/YAML) for calwebb_image2"
+    )
+    parser.add_argument(
+        "--ref-dir", type=pathlib.Path, default=None, help="local reference folder (default: $GPUCAL_REF_DIR)"
+    )
+    parser.add_argument(
+        "--save-bsub", action="store_true", default=None, help="deprecated: use --steps.bkg_subtract.save_results=true"
+    )
+    parser.add_argument(
+        "--print-config", action="store_true", help="print every step parameter with its default and exit"
+    )
     return parser
 
 
@@ -47,7 +59,13 @@ def run(args):
         return 0
     if args.input is None:
         raise ParameterError("image2: an INPUT file or association is required")
-    kwargs = {"steps": steps, "device": args.device, "require_gpu": args.require_gpu, "save_results": True, "config_file": args.config}
+    kwargs = {
+        "steps": steps,
+        "device": args.device,
+        "require_gpu": args.require_gpu,
+        "save_results": True,
+        "config_file": args.config,
+    }
     if args.output_dir is not None:
         kwargs["output_dir"] = str(args.output_dir)
     if args.ref_dir is not None:

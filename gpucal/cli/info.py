@@ -38,7 +38,12 @@ def collect():
             "simulated": status.simulated,
             "reason": status.reason,
             "gpus": [
-                {"index": g.index, "name": g.name, "memory_gib": round(g.total_memory / 2**30, 1), "compute_capability": g.compute_capability}
+                {
+                    "index": g.index,
+                    "name": g.name,
+                    "memory_gib": round(g.total_memory / 2**30, 1),
+                    "compute_capability": g.compute_capability,
+                }
                 for g in status.gpus
             ],
         },
@@ -68,7 +73,10 @@ def run(args):
     cuda = info["cuda"]
     table.add_row("CUDA", escape(("usable" if cuda["usable"] else "not usable") + f" ({cuda['reason']})"))
     for gpu in cuda["gpus"]:
-        table.add_row(f"  cuda:{gpu['index']}", f"{gpu['name']}, {gpu['memory_gib']} GiB, compute capability {gpu['compute_capability']}")
+        table.add_row(
+            f"  cuda:{gpu['index']}",
+            f"{gpu['name']}, {gpu['memory_gib']} GiB, compute capability {gpu['compute_capability']}",
+        )
     table.add_row("--device auto", info["auto_device"])
     table.add_row("kernel cache", info["cache_dir"])
     console.print(table)

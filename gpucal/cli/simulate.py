@@ -18,7 +18,9 @@ def add_parser(sub):
     parser.add_argument("--filter", default=None, help="e.g. f200w, f770w (default: f200w / f770w)")
     parser.add_argument("--exposures", type=int, default=4, help="dithered science exposures (default: 4)")
     parser.add_argument("--backgrounds", type=int, default=2, help="dedicated background exposures (default: 2)")
-    parser.add_argument("--size", type=int, default=None, help="side of the science array in pixels (default: full frame)")
+    parser.add_argument(
+        "--size", type=int, default=None, help="side of the science array in pixels (default: full frame)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     return parser
 
@@ -40,7 +42,12 @@ def _files(result):
 def run(args):
     from gpucal.sim import simulate
 
-    kwargs = {"instrument": args.instrument, "exposures": args.exposures, "backgrounds": args.backgrounds, "seed": args.seed}
+    kwargs = {
+        "instrument": args.instrument,
+        "exposures": args.exposures,
+        "backgrounds": args.backgrounds,
+        "seed": args.seed,
+    }
     for name in ("detector", "filter", "size"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)

@@ -216,5 +216,7 @@ def select_device(spec="auto", *, require_gpu=None):
     key = (str(spec), reason)
     if key not in _WARNED:
         _WARNED.add(key)
-        warnings.warn(f"device {spec!r} is not usable ({reason}); running on the CPU", HostFallbackWarning, stacklevel=2)
+        warnings.warn(
+            f"device {spec!r} is not usable ({reason}); running on the CPU", HostFallbackWarning, stacklevel=2
+        )
     return CPU

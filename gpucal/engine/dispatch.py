@@ -10,7 +10,7 @@ import functools
 __all__ = ["kernel_for"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _forms(name):
     from gpucal.kernels import forms
 

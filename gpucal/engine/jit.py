@@ -184,7 +184,8 @@ class LazyCudaKernel:
         if self._kernel is None:
             from numba import cuda
 
-            self.py_func.__globals__.setdefault("cuda", cuda)
+            if self.py_func.__globals__.get("cuda") is None:
+                self.py_func.__globals__["cuda"] = cuda
             self._kernel = cuda.jit(**self.options)(self.py_func)
         return self._kernel
 
@@ -280,7 +281,9 @@ class Elementwise:
                 fn = self._compiled.get(key)
                 if fn is None:
                     configure_numba_cache()
-                    src = _loop_source(target, self.px.__module__, self.px.__name__, layout, len(self.params), len(self.outputs))
+                    src = _loop_source(
+                        target, self.px.__module__, self.px.__name__, layout, len(self.params), len(self.outputs)
+                    )
                     tag = "".join(layout)
                     module = _load_generated(f"{self.name}_{target}_{tag}_{_source_hash(self.px)}", src)
                     fn = self._compiled[key] = module.loop

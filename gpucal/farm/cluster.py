@@ -58,6 +58,8 @@ def connect(scheduler=None, *, workers=None, threads_per_worker=1, gpus=False, p
             raise ParameterError("--gpus needs dask-cuda: pip install gpucal[farm]") from None
         cluster = LocalCUDACluster(n_workers=workers, threads_per_worker=threads_per_worker)
     else:
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes)
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=threads_per_worker, processes=processes
+        )
     log.info("farm: local cluster %s", cluster)
     return distributed.Client(cluster)

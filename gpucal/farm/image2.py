@@ -52,7 +52,9 @@ def _calibrate(path, options):
     try:
         results = _pipeline(options).run(path)
     except Exception as exc:  # one bad exposure must not stop the farm
-        return Image2Task(str(path), False, [], time.perf_counter() - start, [], f"{exc.__class__.__name__}: {exc}", worker)
+        return Image2Task(
+            str(path), False, [], time.perf_counter() - start, [], f"{exc.__class__.__name__}: {exc}", worker
+        )
     written = [str(p) for r in results for p in getattr(r, "written", [])]
     timings = [t for r in results for t in getattr(r, "timings", [])]
     return Image2Task(str(path), True, written, time.perf_counter() - start, timings, "", worker)

@@ -40,7 +40,11 @@ def read_asdf_tree(data, path):
             # validates on its own read, and gpucal needs only the objects.
             config.validate_on_read = False
             with asdf.open(
-                io.BytesIO(bytes(data)), ignore_unrecognized_tag=True, ignore_missing_extensions=True, lazy_load=True, memmap=False
+                io.BytesIO(bytes(data)),
+                ignore_unrecognized_tag=True,
+                ignore_missing_extensions=True,
+                lazy_load=True,
+                memmap=False,
             ) as af:
                 tree = _strip_arrays(af.tree, NDArrayType)
     except Exception as exc:
@@ -61,7 +65,17 @@ def array_reference(extname, array):
     from asdf.tagged import TaggedDict
 
     dtype = np.dtype(array.dtype)
-    names = {"f4": "float32", "f8": "float64", "u1": "uint8", "i2": "int16", "u2": "uint16", "i4": "int32", "u4": "uint32", "i8": "int64", "u8": "uint64"}
+    names = {
+        "f4": "float32",
+        "f8": "float64",
+        "u1": "uint8",
+        "i2": "int16",
+        "u2": "uint16",
+        "i4": "int32",
+        "u4": "uint32",
+        "i8": "int64",
+        "u8": "uint64",
+    }
     datatype = names[dtype.kind + str(dtype.itemsize)]
     return TaggedDict(
         data={"source": f"fits:{extname},1", "shape": list(array.shape), "datatype": datatype, "byteorder": "big"},

@@ -56,7 +56,23 @@ _STRUCTURAL = {
 def _is_structural(keyword):
     if keyword in _STRUCTURAL:
         return True
-    return keyword.startswith(("NAXIS", "TTYPE", "TFORM", "TUNIT", "TDIM", "TSCAL", "TZERO", "TNULL", "TDISP", "TBCOL", "PTYPE", "PSCAL", "PZERO"))
+    return keyword.startswith(
+        (
+            "NAXIS",
+            "TTYPE",
+            "TFORM",
+            "TUNIT",
+            "TDIM",
+            "TSCAL",
+            "TZERO",
+            "TNULL",
+            "TDISP",
+            "TBCOL",
+            "PTYPE",
+            "PSCAL",
+            "PZERO",
+        )
+    )
 
 
 class Exposure:
@@ -85,7 +101,9 @@ class Exposure:
         Attribute access to the meta tree, e.g. ``exposure.meta.instrument.filter``.
     """
 
-    def __init__(self, arrays=None, meta=None, *, model_type=None, extra_fits=None, tables=None, history=None, path=None):
+    def __init__(
+        self, arrays=None, meta=None, *, model_type=None, extra_fits=None, tables=None, history=None, path=None
+    ):
         self.arrays = dict(arrays or {})
         self._meta = meta if meta is not None else {}
         self.meta = meta_node(self._meta)
@@ -115,12 +133,24 @@ class Exposure:
     data = property(lambda self: self._get("data"), lambda self, v: self._set("data", v), doc="SCI array.")
     dq = property(lambda self: self._get("dq"), lambda self, v: self._set("dq", v), doc="DQ array (uint32).")
     err = property(lambda self: self._get("err"), lambda self, v: self._set("err", v), doc="ERR array.")
-    var_poisson = property(lambda self: self._get("var_poisson"), lambda self, v: self._set("var_poisson", v), doc="VAR_POISSON array.")
-    var_rnoise = property(lambda self: self._get("var_rnoise"), lambda self, v: self._set("var_rnoise", v), doc="VAR_RNOISE array.")
-    var_flat = property(lambda self: self._get("var_flat"), lambda self, v: self._set("var_flat", v), doc="VAR_FLAT array.")
-    area = property(lambda self: self._get("area"), lambda self, v: self._set("area", v), doc="AREA (pixel area map) array.")
-    wht = property(lambda self: self._get("wht"), lambda self, v: self._set("wht", v), doc="WHT (drizzle weight) array.")
-    con = property(lambda self: self._get("con"), lambda self, v: self._set("con", v), doc="CON (drizzle context) array.")
+    var_poisson = property(
+        lambda self: self._get("var_poisson"), lambda self, v: self._set("var_poisson", v), doc="VAR_POISSON array."
+    )
+    var_rnoise = property(
+        lambda self: self._get("var_rnoise"), lambda self, v: self._set("var_rnoise", v), doc="VAR_RNOISE array."
+    )
+    var_flat = property(
+        lambda self: self._get("var_flat"), lambda self, v: self._set("var_flat", v), doc="VAR_FLAT array."
+    )
+    area = property(
+        lambda self: self._get("area"), lambda self, v: self._set("area", v), doc="AREA (pixel area map) array."
+    )
+    wht = property(
+        lambda self: self._get("wht"), lambda self, v: self._set("wht", v), doc="WHT (drizzle weight) array."
+    )
+    con = property(
+        lambda self: self._get("con"), lambda self, v: self._set("con", v), doc="CON (drizzle context) array."
+    )
 
     @property
     def shape(self):
@@ -317,7 +347,9 @@ def read_exposure(path, *, required=("data", "err", "dq"), allocator=np.empty, a
                 extra[hdu.name] = cards
     history = [str(v) for v in headers["PRIMARY"].get("HISTORY", [])] if "HISTORY" in headers.get("PRIMARY", {}) else []
     model_type = meta.get("model_type") or ("CubeModel" if out_arrays["data"].ndim == 3 else "ImageModel")
-    return Exposure(out_arrays, meta, model_type=model_type, extra_fits=extra, tables=tables, history=history, path=path)
+    return Exposure(
+        out_arrays, meta, model_type=model_type, extra_fits=extra, tables=tables, history=history, path=path
+    )
 
 
 def _merge_missing(target, source):
@@ -382,7 +414,7 @@ def write_exposure(exposure, path, *, model_type=None):
         for attr, node in array_extensions(model_type):
             if attr in exposure.arrays and node["array"] not in order:
                 order.append(node["array"])
-        for attr, array in exposure.arrays.items():
+        for attr in exposure.arrays:
             ext = ARRAY_EXTENSIONS[attr]
             if ext not in order:
                 order.append(ext)

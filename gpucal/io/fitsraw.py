@@ -69,7 +69,9 @@ def _read_header(fh, path, offset):
                 raise InputFileError(f"{path}: truncated FITS header at byte {offset}")
             return None
         if len(block) < BLOCK:
-            raise InputFileError(f"{path}: truncated FITS file (header block at byte {offset + BLOCK * len(chunks)} is incomplete)")
+            raise InputFileError(
+                f"{path}: truncated FITS file (header block at byte {offset + BLOCK * len(chunks)} is incomplete)"
+            )
         chunks.append(block)
         for i in range(0, BLOCK, _CARD):
             if block[i : i + _CARD] == _END:
@@ -77,7 +79,9 @@ def _read_header(fh, path, offset):
                 try:
                     text = raw.decode("ascii")
                 except UnicodeDecodeError:
-                    raise InputFileError(f"{path}: not a FITS file (non-ASCII bytes in a header at byte {offset})") from None
+                    raise InputFileError(
+                        f"{path}: not a FITS file (non-ASCII bytes in a header at byte {offset})"
+                    ) from None
                 if offset == 0 and not text.startswith("SIMPLE  ="):
                     raise InputFileError(f"{path}: not a FITS file (no SIMPLE card)")
                 return raw
@@ -116,7 +120,9 @@ def _read_image(fh, path, header, nbytes, shape, allocator):
             break
         got += n
     if got != nbytes:
-        raise InputFileError(f"{path}: truncated FITS file (extension {header.get('EXTNAME', '?')!s} has {got} of {nbytes} data bytes)")
+        raise InputFileError(
+            f"{path}: truncated FITS file (extension {header.get('EXTNAME', '?')!s} has {got} of {nbytes} data bytes)"
+        )
     if dtype.itemsize > 1 and dtype.byteorder in ("=", "<") and np.little_endian:
         out.byteswap(inplace=True)
     if flip:

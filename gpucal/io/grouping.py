@@ -7,7 +7,15 @@ work per group.
 
 __all__ = ["group_id"]
 
-_KEYS = ("program_number", "observation_number", "visit_number", "visit_group", "sequence_id", "activity_id", "exposure_number")
+_KEYS = (
+    "program_number",
+    "observation_number",
+    "visit_number",
+    "visit_group",
+    "sequence_id",
+    "activity_id",
+    "exposure_number",
+)
 
 
 def group_id(meta):

@@ -12,7 +12,12 @@ from numpy import float32
 
 from gpucal.engine.jit import Elementwise
 
-__all__ = ["background_subtract_cpu", "background_subtract_gpu", "background_subtract_gpu_kernels", "background_subtract_ref"]
+__all__ = [
+    "background_subtract_cpu",
+    "background_subtract_gpu",
+    "background_subtract_gpu_kernels",
+    "background_subtract_ref",
+]
 
 
 def _background_subtract_px(sci, dq, bkg, bkg_dq):

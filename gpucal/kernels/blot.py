@@ -28,6 +28,9 @@ from numpy import float32, int64
 from gpucal.engine.arrays import get_array_module
 from gpucal.engine.jit import LazyCudaKernel, cuda_launch_config, launch_stream
 
+#: numba.cuda, bound by LazyCudaKernel on first GPU use (importing it costs every CPU process).
+cuda = None
+
 __all__ = ["blot_cpu", "blot_gpu", "blot_gpu_kernels", "blot_ref"]
 
 

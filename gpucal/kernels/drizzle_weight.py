@@ -12,7 +12,14 @@ from numpy import float32, uint32
 
 from gpucal.engine.jit import Elementwise
 
-__all__ = ["WEIGHT_EXPTIME", "WEIGHT_IVM", "drizzle_weight_cpu", "drizzle_weight_gpu", "drizzle_weight_gpu_kernels", "drizzle_weight_ref"]
+__all__ = [
+    "WEIGHT_EXPTIME",
+    "WEIGHT_IVM",
+    "drizzle_weight_cpu",
+    "drizzle_weight_gpu",
+    "drizzle_weight_gpu_kernels",
+    "drizzle_weight_ref",
+]
 
 WEIGHT_IVM = 0
 WEIGHT_EXPTIME = 1
@@ -30,7 +37,11 @@ def _drizzle_weight_px(dq, var_rnoise, bad_bits, mode, exptime):
 
 
 _kernel = Elementwise(
-    "drizzle_weight", _drizzle_weight_px, inputs=("dq", "var_rnoise"), params=("bad_bits", "mode", "exptime"), outputs=(("weight", "float32"),)
+    "drizzle_weight",
+    _drizzle_weight_px,
+    inputs=("dq", "var_rnoise"),
+    params=("bad_bits", "mode", "exptime"),
+    outputs=(("weight", "float32"),),
 )
 
 

@@ -11,7 +11,12 @@ from numpy import float32
 
 from gpucal.engine.jit import Elementwise
 
-__all__ = ["error_from_variances_cpu", "error_from_variances_gpu", "error_from_variances_gpu_kernels", "error_from_variances_ref"]
+__all__ = [
+    "error_from_variances_cpu",
+    "error_from_variances_gpu",
+    "error_from_variances_gpu_kernels",
+    "error_from_variances_ref",
+]
 
 
 def _error_from_variances_px(var_rnoise, var_flat, var_poisson):
@@ -28,7 +33,10 @@ def _error_from_variances_px(var_rnoise, var_flat, var_poisson):
 
 
 _kernel = Elementwise(
-    "error_from_variances", _error_from_variances_px, inputs=("var_rnoise", "var_flat", "var_poisson"), outputs=(("err", 0),)
+    "error_from_variances",
+    _error_from_variances_px,
+    inputs=("var_rnoise", "var_flat", "var_poisson"),
+    outputs=(("err", 0),),
 )
 
 

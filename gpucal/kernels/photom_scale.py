@@ -74,7 +74,7 @@ def photom_scale_ref(sci, err, var_poisson, var_rnoise, var_flat, dq, conversion
     else:
         out = [(a.astype(np.float64) * k).astype(np.float32) for a, k in pairs]
     q = dq.copy()
-    invalid = ((q & 1) != 0)
+    invalid = (q & 1) != 0
     for array in out:
         invalid |= np.isnan(array)
     q[invalid] |= np.uint32(1)

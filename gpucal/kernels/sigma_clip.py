@@ -34,7 +34,16 @@ from numpy import float32, float64
 
 from gpucal.engine.jit import LazyCudaKernel, cuda_launch_config, launch_stream
 
-__all__ = ["MAX_GPU_STACK", "sigma_clip_mean_cpu", "sigma_clip_mean_gpu", "sigma_clip_mean_gpu_kernels", "sigma_clip_mean_ref"]
+#: numba.cuda, bound by LazyCudaKernel on first GPU use (importing it costs every CPU process).
+cuda = None
+
+__all__ = [
+    "MAX_GPU_STACK",
+    "sigma_clip_mean_cpu",
+    "sigma_clip_mean_gpu",
+    "sigma_clip_mean_gpu_kernels",
+    "sigma_clip_mean_ref",
+]
 
 MAX_GPU_STACK = 128
 
@@ -176,7 +185,13 @@ def sigma_clip_mean_ref(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
     data = stack if float32_sum else stack.astype(np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clipped = sigma_clip(data, sigma_lower=sigma_lower, sigma_upper=sigma_upper, maxiters=None if maxiters == -1 else maxiters, axis=0)
+        clipped = sigma_clip(
+            data,
+            sigma_lower=sigma_lower,
+            sigma_upper=sigma_upper,
+            maxiters=None if maxiters == -1 else maxiters,
+            axis=0,
+        )
         return np.asarray(clipped.mean(axis=0).data, dtype=np.float64)
 
 

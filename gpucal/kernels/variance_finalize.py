@@ -16,7 +16,9 @@ def _variance_finalize_px(wsum, wt, scaling):
     return wsum * float32(scaling) / wt / wt
 
 
-_kernel = Elementwise("variance_finalize", _variance_finalize_px, inputs=("wsum", "wt"), params=("scaling",), outputs=(("var", 0),))
+_kernel = Elementwise(
+    "variance_finalize", _variance_finalize_px, inputs=("wsum", "wt"), params=("scaling",), outputs=(("var", 0),)
+)
 
 
 def variance_finalize_ref(wsum, wt, scaling):

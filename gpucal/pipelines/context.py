@@ -97,7 +97,9 @@ class RunContext:
 
     def write(self, exposure, suffix, *, root=None):
         """Write an exposure (moving a host copy off the device if needed); returns the path."""
-        product = exposure if all(type(a).__module__ == "numpy" for a in exposure.arrays.values()) else exposure.host_copy()
+        product = (
+            exposure if all(type(a).__module__ == "numpy" for a in exposure.arrays.values()) else exposure.host_copy()
+        )
         path = write_exposure(product, self.output_path(suffix, root))
         self.written.append(path)
         log.info("wrote %s", os.fspath(path))

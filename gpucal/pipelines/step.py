@@ -79,7 +79,7 @@ class Step(abc.ABC):
         kwargs, overrides = {}, {}
         for name, value in params.items():
             if name.startswith("override_"):
-                reftype = name[len("override_"):]
+                reftype = name[len("override_") :]
                 if reftype not in cls.reference_file_types:
                     raise ParameterError(f"{cls.alias}: unknown parameter {name!r}")
                 if value not in (None, ""):
@@ -89,7 +89,9 @@ class Step(abc.ABC):
             elif name in IGNORED_STPIPE_PARAMETERS:
                 continue
             else:
-                raise ParameterError(f"{cls.alias}: unknown parameter {name!r} (known: {', '.join(cls.parameter_names())})")
+                raise ParameterError(
+                    f"{cls.alias}: unknown parameter {name!r} (known: {', '.join(cls.parameter_names())})"
+                )
         return cls(**kwargs, overrides=overrides)
 
     def to_dict(self):

@@ -26,7 +26,7 @@ from gpucal.io.grouping import group_id as _group_id
 from gpucal.kernels.drizzle_weight import WEIGHT_EXPTIME, WEIGHT_IVM
 from gpucal.wcs.compile import compile_pixmap
 
-__all__ = ["VARIANCE_NAMES", "Resampler", "ResampleSettings", "parse_fillval"]
+__all__ = ["VARIANCE_NAMES", "ResampleSettings", "Resampler", "parse_fillval"]
 
 log = logging.getLogger("gpucal")
 
@@ -113,7 +113,9 @@ class Resampler:
         if settings.kernel not in ("square", "point", "turbo", "gaussian", "lanczos2", "lanczos3"):
             raise ParameterError(f"kernel: {settings.kernel!r} is not a drizzle kernel")
         if settings.propagate_dq:
-            raise ParameterError("propagate_dq: propagating DQ through drizzle is not implemented in gpucal yet; use the default (false)")
+            raise ParameterError(
+                "propagate_dq: propagating DQ through drizzle is not implemented in gpucal yet; use the default (false)"
+            )
         if settings.weight_type not in ("ivm", "exptime"):
             raise ParameterError(f"weight_type: {settings.weight_type!r} is not 'ivm' or 'exptime'")
         good = interpret_bit_flags(settings.good_bits)
@@ -130,7 +132,14 @@ class Resampler:
             self.wt = {n: xp.zeros(shape, dtype=xp.float32) for n in VARIANCE_NAMES}
         self.n_added = 0
         self.group_ids = []
-        self.times = {"exposure_time": 0.0, "measurement_time": 0.0, "duration": 0.0, "start": [], "end": [], "tmeasure_ok": []}
+        self.times = {
+            "exposure_time": 0.0,
+            "measurement_time": 0.0,
+            "duration": 0.0,
+            "start": [],
+            "end": [],
+            "tmeasure_ok": [],
+        }
 
     def _check_memory(self, shape, n_inputs):
         """Refuse a grid whose arrays would not fit on the GPU, with a clear message."""
@@ -175,7 +184,9 @@ class Resampler:
         kernel = kernel_for("match_nans", self.device)
         ones = None
         missing = {n: xp.zeros(shape, xp.float32) for n in ("err", *VARIANCE_NAMES) if arrays.get(n) is None}
-        sci, err, vp, vr, vf = (arrays.get(n, missing.get(n)) for n in ("data", "err", "var_poisson", "var_rnoise", "var_flat"))
+        sci, err, vp, vr, vf = (
+            arrays.get(n, missing.get(n)) for n in ("data", "err", "var_poisson", "var_rnoise", "var_flat")
+        )
         kernel(sci, err, vp, vr, vf, arrays["dq"], out=(sci, err, vp, vr, vf, arrays["dq"]))
 
         pixmap = self.pixmap(exposure)
@@ -209,7 +220,18 @@ class Resampler:
                 "extra_wht": xp.zeros(tuple(self.grid.shape), dtype=xp.float32),
             }
         try:
-            drizzle(data, weight, pixmap, self.data, self.wht, self.con, input_id=input_id, fillval=self.fillval, **common, **extra)
+            drizzle(
+                data,
+                weight,
+                pixmap,
+                self.data,
+                self.wht,
+                self.con,
+                input_id=input_id,
+                fillval=self.fillval,
+                **common,
+                **extra,
+            )
         except ValueError as exc:
             raise ParameterError(f"resample: {name}: its WCS maps no pixel onto the output grid ({exc})") from exc
         if self.settings.enable_var:
@@ -217,7 +239,9 @@ class Resampler:
         self.n_added += 1
         self._update_time(meta)
         if not bool((weight > 0).any()):
-            log.warning("resample: %s has no valid pixels (all flagged or weight 0); it adds nothing to the output", name)
+            log.warning(
+                "resample: %s has no valid pixels (all flagged or weight 0); it adds nothing to the output", name
+            )
         return pixmap
 
     def blot(self, image, exposure, pixmap=None, *, fillval=float("nan")):
@@ -246,7 +270,15 @@ class Resampler:
         mode = 1 if self.settings.weight_type == "exptime" else 0
         rn_std = stds[0]
         for k, name in enumerate(VARIANCE_NAMES):
-            combine(stds[k], rn_std, self.wsum[name], self.wt[name], mode, float(tmeasure or 0.0), out=(self.wsum[name], self.wt[name]))
+            combine(
+                stds[k],
+                rn_std,
+                self.wsum[name],
+                self.wt[name],
+                mode,
+                float(tmeasure or 0.0),
+                out=(self.wsum[name], self.wt[name]),
+            )
 
     def _update_time(self, meta):
         group_id = _group_id(meta) or meta.filename

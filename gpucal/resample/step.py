@@ -22,7 +22,6 @@ __all__ = ["build_product", "output_grid", "resample_exposure"]
 log = logging.getLogger("gpucal")
 
 
-
 def output_grid(step, exposures):
     """The output grid a resample step asks for (``output_wcs`` file, or built from the inputs)."""
     if step.output_wcs:
@@ -79,12 +78,18 @@ def _resampler(grid, settings, device, n_inputs, exposures):
 def resample_exposure(step, exposure, ctx):
     """image2's resample: drizzle one calibrated exposure onto its own grid; returns the ``_i2d``."""
     grid = output_grid(step, [exposure])
-    log.info("resample: output grid %d x %d, pixel scale %.5f arcsec", grid.shape[1], grid.shape[0], grid.pixel_scale * 3600)
+    log.info(
+        "resample: output grid %d x %d, pixel scale %.5f arcsec", grid.shape[1], grid.shape[0], grid.pixel_scale * 3600
+    )
     resampler, (source,) = _resampler(grid, ResampleSettings.from_step(step), ctx.device, 1, [exposure])
     resampler.add(source)
     arrays, times = resampler.finalize()
     if not bool((arrays["wht"] > 0).any()):
-        warnings.warn(f"resample: no pixel of {exposure.path or exposure.meta.filename} landed on the output grid; the _i2d is empty", GpucalWarning, stacklevel=2)
+        warnings.warn(
+            f"resample: no pixel of {exposure.path or exposure.meta.filename} landed on the output grid; the _i2d is empty",
+            GpucalWarning,
+            stacklevel=2,
+        )
     if not step.report_var:
         for name in ("var_rnoise", "var_flat", "var_poisson"):
             arrays.pop(name, None)

@@ -70,7 +70,19 @@ def sip_wcsinfo(wcs, wcsinfo, *, max_pix_error=0.01, degree=None, max_inv_pix_er
     )
     del header["naxis*"]
     fitted = {k.lower(): v for k, v in header.items()}
-    drop = {"naxis", "cdelt1", "cdelt2", "pc1_1", "pc1_2", "pc2_1", "pc2_2", "a_order", "b_order", "ap_order", "bp_order"}
+    drop = {
+        "naxis",
+        "cdelt1",
+        "cdelt2",
+        "pc1_1",
+        "pc1_2",
+        "pc2_1",
+        "pc2_2",
+        "a_order",
+        "b_order",
+        "ap_order",
+        "bp_order",
+    }
     drop |= {f"{s}_{i}_{j}" for i in range(10) for j in range(10) for s in ("a", "b", "ap", "bp")}
     out = {k: v for k, v in wcsinfo.items() if k not in drop}
     out.update(fitted)

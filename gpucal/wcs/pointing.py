@@ -56,7 +56,9 @@ def v23tosky(pointing, wrap_v2_at=180, wrap_lon_at=360):
     from astropy.modeling.models import Scale as _Scale
     from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
 
-    angles = np.array([pointing.v2_ref / 3600, -pointing.v3_ref / 3600, pointing.roll_ref, pointing.dec_ref, -pointing.ra_ref])
+    angles = np.array(
+        [pointing.v2_ref / 3600, -pointing.v3_ref / 3600, pointing.roll_ref, pointing.dec_ref, -pointing.ra_ref]
+    )
     rotation = RotationSequence3D(angles, axes_order="zyxyz")
     model = (
         (_Scale(1 / 3600) & _Scale(1 / 3600))

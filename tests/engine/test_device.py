@@ -13,7 +13,16 @@ from gpucal.engine.device import CudaStatus, Device, parse_device
 from gpucal.errors import DeviceUnavailableError, HostFallbackWarning, ParameterError
 
 
-@pytest.mark.parametrize(("spec", "expected"), [("auto", ("auto", None)), ("cpu", ("cpu", None)), ("cuda", ("cuda", None)), ("cuda:3", ("cuda", 3)), (" CUDA:0 ", ("cuda", 0))])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("auto", ("auto", None)),
+        ("cpu", ("cpu", None)),
+        ("cuda", ("cuda", None)),
+        ("cuda:3", ("cuda", 3)),
+        (" CUDA:0 ", ("cuda", 0)),
+    ],
+)
 def test_parse_device(spec, expected):
     assert parse_device(spec) == expected
 
@@ -60,7 +69,9 @@ def test_auto_picks_cpu_without_gpu(no_gpu):
 
 
 def test_auto_never_picks_the_simulator(monkeypatch):
-    monkeypatch.setattr(devmod, "cuda_status", lambda: CudaStatus(True, "sim", (devmod.GpuInfo(0, "sim", 0, "sim"),), simulated=True))
+    monkeypatch.setattr(
+        devmod, "cuda_status", lambda: CudaStatus(True, "sim", (devmod.GpuInfo(0, "sim", 0, "sim"),), simulated=True)
+    )
     assert select_device("auto") == Device("cpu")
     assert select_device("cuda") == Device("cuda", 0, simulated=True)
 

@@ -48,7 +48,9 @@ def test_one_bad_input_does_not_stop_the_others(client, inputs, tmp_path):
     rates, steps = inputs
     broken = tmp_path / "broken_rate.fits"
     broken.write_bytes(b"not a FITS file" * 300)
-    results = run_image2_many([rates[0], broken, rates[2]], client=client, output_dir=tmp_path / "out", steps=steps, device="cpu")
+    results = run_image2_many(
+        [rates[0], broken, rates[2]], client=client, output_dir=tmp_path / "out", steps=steps, device="cpu"
+    )
     assert [r.ok for r in results] == [True, False, True]
     assert "not a FITS file" in results[1].error and "broken_rate.fits" in results[1].error
 

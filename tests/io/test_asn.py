@@ -13,7 +13,9 @@ def test_round_trip_and_relative_paths(tmp_path, monkeypatch):
     folder.mkdir()
     for name in ("sci_rate.fits", "bg1_rate.fits"):
         (folder / name).write_bytes(b"")
-    path = write_asn(make_image2_asn("sci_rate.fits", backgrounds=["bg1_rate.fits"], asn_id="o007"), folder / "x_asn.json")
+    path = write_asn(
+        make_image2_asn("sci_rate.fits", backgrounds=["bg1_rate.fits"], asn_id="o007"), folder / "x_asn.json"
+    )
     monkeypatch.chdir(tmp_path)  # members resolve against the ASN folder, not the working directory
     asn = read_asn(path)
     assert asn.asn_type == "image2" and asn.asn_id == "o007"
@@ -26,7 +28,12 @@ def test_round_trip_and_relative_paths(tmp_path, monkeypatch):
 def test_image3(tmp_path):
     for name in ("a_cal.fits", "b_cal.fits"):
         (tmp_path / name).write_bytes(b"")
-    asn = read_asn(write_asn(make_image3_asn("jw01345-o001_t001_nircam_clear-f200w", ["a_cal.fits", "b_cal.fits"]), tmp_path / "i3_asn.json"))
+    asn = read_asn(
+        write_asn(
+            make_image3_asn("jw01345-o001_t001_nircam_clear-f200w", ["a_cal.fits", "b_cal.fits"]),
+            tmp_path / "i3_asn.json",
+        )
+    )
     assert asn.asn_type == "image3"
     assert len(asn.products[0].members_of("science")) == 2
 
@@ -41,12 +48,29 @@ def test_bad_json(tmp_path):
 
 def test_missing_member(tmp_path):
     path = tmp_path / "m_asn.json"
-    path.write_text(json.dumps({"asn_type": "image2", "asn_id": "o001", "products": [{"name": "x", "members": [{"expname": "gone_rate.fits", "exptype": "science"}]}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "asn_type": "image2",
+                "asn_id": "o001",
+                "products": [{"name": "x", "members": [{"expname": "gone_rate.fits", "exptype": "science"}]}],
+            }
+        )
+    )
     with pytest.raises(AssociationError, match="member 'gone_rate.fits' not found"):
         read_asn(path)
 
 
-@pytest.mark.parametrize("doc", [[], {"products": []}, {"asn_type": "image2"}, {"asn_type": "image2", "products": [{"name": "x"}]}, {"asn_type": "image2", "products": [{"members": [{"exptype": "science"}]}]}])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        [],
+        {"products": []},
+        {"asn_type": "image2"},
+        {"asn_type": "image2", "products": [{"name": "x"}]},
+        {"asn_type": "image2", "products": [{"members": [{"exptype": "science"}]}]},
+    ],
+)
 def test_malformed(tmp_path, doc):
     path = tmp_path / "bad_asn.json"
     path.write_text(json.dumps(doc))

@@ -153,7 +153,10 @@ def test_missing_extension(tmp_path, missing):
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize(("name", "dtype", "message"), [("data", np.int16, "SCI has dtype int16"), ("dq", np.float32, "DQ has dtype float32")])
+@pytest.mark.parametrize(
+    ("name", "dtype", "message"),
+    [("data", np.int16, "SCI has dtype int16"), ("dq", np.float32, "DQ has dtype float32")],
+)
 def test_wrong_dtype(tmp_path, name, dtype, message):
     with pytest.raises(InputFileError, match=message):
         read_exposure(_product(tmp_path, retype=(name, dtype)))

@@ -101,7 +101,9 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, arrays):
             raise RuntimeError("disk on fire")
 
     with pytest.raises(Exception, match="disk on fire"):
-        fitsraw.write_hdus(path, [(fitsraw.header_bytes(fitsraw.image_header(None, primary=True)), None), (b"X" * 2880, Boom())])
+        fitsraw.write_hdus(
+            path, [(fitsraw.header_bytes(fitsraw.image_header(None, primary=True)), None), (b"X" * 2880, Boom())]
+        )
     assert path.read_bytes() == b"old product"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.fits"]
 

@@ -29,10 +29,26 @@ def test_real_nircam_photom_table(real_data):
 
 def _flat(path, shape=(2048, 2048), **header):
     primary = fits.PrimaryHDU()
-    primary.header.update({"REFTYPE": "FLAT", "INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "FILTER": "F200W", "PUPIL": "CLEAR",
-                           "EXP_TYPE": "NRC_IMAGE", "USEAFTER": "2022-01-01T00:00:00", **header})
-    fits.HDUList([primary, fits.ImageHDU(np.ones(shape, np.float32), name="SCI"), fits.ImageHDU(np.zeros(shape, np.float32), name="ERR"),
-                  fits.ImageHDU(np.zeros(shape, np.uint32), name="DQ")]).writeto(path)
+    primary.header.update(
+        {
+            "REFTYPE": "FLAT",
+            "INSTRUME": "NIRCAM",
+            "DETECTOR": "NRCA1",
+            "FILTER": "F200W",
+            "PUPIL": "CLEAR",
+            "EXP_TYPE": "NRC_IMAGE",
+            "USEAFTER": "2022-01-01T00:00:00",
+            **header,
+        }
+    )
+    fits.HDUList(
+        [
+            primary,
+            fits.ImageHDU(np.ones(shape, np.float32), name="SCI"),
+            fits.ImageHDU(np.zeros(shape, np.float32), name="ERR"),
+            fits.ImageHDU(np.zeros(shape, np.uint32), name="DQ"),
+        ]
+    ).writeto(path)
     return path
 
 
@@ -74,7 +90,9 @@ def test_local_selection_by_keywords_and_useafter(tmp_path):
 
 def test_pattern_keywords(tmp_path):
     _flat(tmp_path / "p.fits", EXP_TYPE="ANY", P_EXP_TY="NRC_IMAGE|NRC_TACQ|", FILTER="N/A")
-    assert ReferenceSelector(ref_dir=tmp_path, use_crds=False).select("flat", meta_node(nircam_meta())).endswith("p.fits")
+    assert (
+        ReferenceSelector(ref_dir=tmp_path, use_crds=False).select("flat", meta_node(nircam_meta())).endswith("p.fits")
+    )
     meta = meta_node(nircam_meta(**{"exposure.type": "NRC_WFSS"}))
     with pytest.raises(ReferenceFileError):
         ReferenceSelector(ref_dir=tmp_path, use_crds=False).select("flat", meta)
@@ -94,4 +112,9 @@ def test_missing_reference_names_reftype_and_keywords(tmp_path):
     with pytest.raises(ReferenceFileError) as info:
         ReferenceSelector(ref_dir=tmp_path, use_crds=False).select("photom", meta_node(nircam_meta()))
     text = str(info.value)
-    assert "no photom reference" in text and "DETECTOR=NRCA1" in text and "FILTER=F200W" in text and "override_photom" in text
+    assert (
+        "no photom reference" in text
+        and "DETECTOR=NRCA1" in text
+        and "FILTER=F200W" in text
+        and "override_photom" in text
+    )

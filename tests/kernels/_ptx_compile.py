@@ -20,10 +20,10 @@ def main():
 
     dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
 
+    import importlib
+
     from gpucal.kernels import KERNELS
     from tests.kernels._cases import all_cases
-
-    import importlib
 
     failures = 0
     done = set()

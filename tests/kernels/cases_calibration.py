@@ -19,20 +19,20 @@ _DQ_VALUES = np.array(
 
 def _science(rng, shape):
     sci = rng.normal(5.0, 3.0, shape).astype(np.float32)
-    sci.flat[:: 17] = np.nan
-    sci.flat[5 :: 23] = 0.0
+    sci.flat[::17] = np.nan
+    sci.flat[5::23] = 0.0
     vp = rng.uniform(0.0, 2.0, shape).astype(np.float32)
     vr = rng.uniform(0.0, 1.0, shape).astype(np.float32)
-    vp.flat[3 :: 41] = np.nan
+    vp.flat[3::41] = np.nan
     dq = rng.choice(_DQ_VALUES, shape).astype(np.uint32)
     return sci, vp, vr, dq
 
 
 def _flat(rng, shape):
     flat = rng.normal(1.0, 0.2, shape).astype(np.float32)
-    flat.flat[:: 13] = 0.0
-    flat.flat[1 :: 19] = np.nan
-    flat.flat[2 :: 11] = -0.7
+    flat.flat[::13] = 0.0
+    flat.flat[1::19] = np.nan
+    flat.flat[2::11] = -0.7
     flat_err = rng.uniform(0.0, 0.05, shape).astype(np.float32)
     flat_dq = rng.choice(_DQ_VALUES, shape).astype(np.uint32)
     return flat, flat_err, flat_dq
@@ -69,7 +69,7 @@ def _match(rng):
     sci, vp, vr, dq = _science(rng, (2, 17, 19))
     err = np.sqrt(vp + vr).astype(np.float32)
     vf = rng.uniform(0.0, 0.1, sci.shape).astype(np.float32)
-    vf.flat[7 :: 29] = np.nan
+    vf.flat[7::29] = np.nan
     return sci, err, vp, vr, vf, dq
 
 

@@ -26,7 +26,12 @@ def test_cuda_kernels_compile_to_ptx():
     if probe.returncode != 0:
         pytest.skip("NVVM/NVRTC not installed; install the test extra to compile CUDA kernels")
     result = subprocess.run(
-        [sys.executable, "-m", "tests.kernels._ptx_compile"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=1800
+        [sys.executable, "-m", "tests.kernels._ptx_compile"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
     )
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr

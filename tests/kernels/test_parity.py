@@ -24,7 +24,9 @@ def assert_outputs_match(expected, actual, spec, label):
             np.testing.assert_array_equal(a, e, err_msg=f"{label} output {k}")
         else:
             np.testing.assert_array_equal(np.isnan(a), np.isnan(e), err_msg=f"{label} output {k}: NaN positions")
-            np.testing.assert_allclose(a, e, rtol=spec.rtol, atol=spec.atol, equal_nan=True, err_msg=f"{label} output {k}")
+            np.testing.assert_allclose(
+                a, e, rtol=spec.rtol, atol=spec.atol, equal_nan=True, err_msg=f"{label} output {k}"
+            )
 
 
 def test_every_registered_kernel_has_a_parity_case():

@@ -3,7 +3,14 @@
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["assert_arrays_match", "assert_i2d_match", "assert_keywords_match", "assert_wcs_match", "max_rel_diff", "rel_rms"]
+__all__ = [
+    "assert_arrays_match",
+    "assert_i2d_match",
+    "assert_keywords_match",
+    "assert_wcs_match",
+    "max_rel_diff",
+    "rel_rms",
+]
 
 
 def max_rel_diff(ours, theirs):
@@ -78,7 +85,14 @@ def assert_i2d_match(ours_path, theirs_path, *, sci_rtol=1e-5, var_rtol=1e-4):
         wht = theirs["WHT"].data
         covered = wht > 0
         assert covered.any()
-        for name, rtol in (("SCI", sci_rtol), ("WHT", sci_rtol), ("ERR", var_rtol), ("VAR_POISSON", var_rtol), ("VAR_RNOISE", var_rtol), ("VAR_FLAT", var_rtol)):
+        for name, rtol in (
+            ("SCI", sci_rtol),
+            ("WHT", sci_rtol),
+            ("ERR", var_rtol),
+            ("VAR_POISSON", var_rtol),
+            ("VAR_RNOISE", var_rtol),
+            ("VAR_FLAT", var_rtol),
+        ):
             value = rel_rms(ours[name].data, theirs[name].data, covered)
             assert value <= rtol, f"{name}: relative RMS {value:.3g} > {rtol:g}"
         np.testing.assert_array_equal(ours["CON"].data, theirs["CON"].data)

@@ -9,8 +9,6 @@ RMS where WHT > 0, CON identical, ERR and VAR_* within 1e-4. The CUDA path
 (numba's simulator in CI) must give the same results.
 """
 
-import pathlib
-
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -45,7 +43,16 @@ def _gpucal_steps(references, **extra):
 @pytest.fixture(scope="module")
 def nircam(tmp_path_factory):
     root = tmp_path_factory.mktemp("nircam")
-    sim = simulate(root / "sim", instrument="nircam", detector="nrcb1", filter="f150w", exposures=1, backgrounds=2, size=160, seed=7)
+    sim = simulate(
+        root / "sim",
+        instrument="nircam",
+        detector="nrcb1",
+        filter="f150w",
+        exposures=1,
+        backgrounds=2,
+        size=160,
+        seed=7,
+    )
     asn = sim.image2_asn[0]
     jwst = run_image2(asn, sim.references, root / "jwst", steps={"bkg_subtract": {"save_results": True}})
     assert jwst.returncode == 0, jwst.log[-3000:]
@@ -113,7 +120,16 @@ def test_miri_cal_matches_jwst(miri, device, tmp_path):
 
 def test_cuda_i2d_matches_jwst(tmp_path):
     """The CUDA drizzle path (simulated in CI) on a 64-row NIRCam subarray."""
-    sim = simulate(tmp_path / "sim", instrument="nircam", detector="nrca2", filter="f200w", exposures=1, backgrounds=0, size=64, seed=4)
+    sim = simulate(
+        tmp_path / "sim",
+        instrument="nircam",
+        detector="nrca2",
+        filter="f200w",
+        exposures=1,
+        backgrounds=0,
+        size=64,
+        seed=4,
+    )
     (rate,) = sim.science
     jwst = run_image2(rate, sim.references, tmp_path / "jwst")
     assert jwst.returncode == 0, jwst.log[-3000:]

@@ -23,7 +23,16 @@ from tests.parity._compare import rel_rms
 @pytest.fixture(scope="module")
 def cals(tmp_path_factory):
     root = tmp_path_factory.mktemp("many")
-    sim = simulate(root / "sim", instrument="nircam", detector="nrca3", filter="f200w", exposures=4, backgrounds=0, size=160, seed=21)
+    sim = simulate(
+        root / "sim",
+        instrument="nircam",
+        detector="nrca3",
+        filter="f200w",
+        exposures=4,
+        backgrounds=0,
+        size=160,
+        seed=21,
+    )
     steps = image2_step_options(sim.references, {"resample": {"skip": True}})
     paths = []
     for rate in sim.science:
@@ -37,7 +46,9 @@ def _jwst_many_to_one(paths):
     from jwst.resample.resample import ResampleImage
 
     library = ModelLibrary([str(p) for p in paths], on_disk=False)
-    resampler = ResampleImage(library, good_bits="~DO_NOT_USE+NON_SCIENCE", blendheaders=False, enable_var=True, compute_err="from_var")
+    resampler = ResampleImage(
+        library, good_bits="~DO_NOT_USE+NON_SCIENCE", blendheaders=False, enable_var=True, compute_err="from_var"
+    )
     return resampler.resample_many_to_one()
 
 

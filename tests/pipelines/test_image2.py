@@ -16,7 +16,9 @@ from tests.factories import small_exposure, write_small_rate
 
 def _run(rate, steps, tmp_path, device="cpu", **kwargs):
     out = tmp_path / f"out_{device}"
-    return Image2Pipeline.call(str(rate), steps=steps, device=device, save_results=True, output_dir=str(out), **kwargs), out
+    return Image2Pipeline.call(
+        str(rate), steps=steps, device=device, save_results=True, output_dir=str(out), **kwargs
+    ), out
 
 
 def test_calibrated_values(rate, steps, refs, tmp_path):
@@ -30,9 +32,24 @@ def test_calibrated_values(rate, steps, refs, tmp_path):
     assert np.all(np.isnan(result.data[~good]) | (flat_dq[~good] == 0))
     cal = out / "jw01345001001_02101_00001_nrca1_cal.fits"
     with fits.open(cal) as hdul:
-        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "ERR", "DQ", "AREA", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT", "ASDF"]
+        assert [h.name for h in hdul] == [
+            "PRIMARY",
+            "SCI",
+            "ERR",
+            "DQ",
+            "AREA",
+            "VAR_POISSON",
+            "VAR_RNOISE",
+            "VAR_FLAT",
+            "ASDF",
+        ]
         primary, sci = hdul[0].header, hdul["SCI"].header
-        assert (primary["S_WCS"], primary["S_FLAT"], primary["S_PHOTOM"], primary["S_RESAMP"]) == ("COMPLETE", "COMPLETE", "COMPLETE", "SKIPPED")
+        assert (primary["S_WCS"], primary["S_FLAT"], primary["S_PHOTOM"], primary["S_RESAMP"]) == (
+            "COMPLETE",
+            "COMPLETE",
+            "COMPLETE",
+            "SKIPPED",
+        )
         assert "S_BKDSUB" not in primary
         assert primary["R_FLAT"] == os.path.abspath(refs["flat"])
         assert primary["R_CAMERA"] == "N/A"
@@ -167,7 +184,12 @@ def test_unknown_step_and_parameter():
 
 
 def test_parameter_coercion_from_strings():
-    pipeline = Image2Pipeline(steps={"resample": {"skip": "yes", "output_shape": "100,200", "crval": "10.5 -3"}, "bkg_subtract": {"maxiters": "None"}})
+    pipeline = Image2Pipeline(
+        steps={
+            "resample": {"skip": "yes", "output_shape": "100,200", "crval": "10.5 -3"},
+            "bkg_subtract": {"maxiters": "None"},
+        }
+    )
     steps = pipeline.steps_for(None)
     assert steps["resample"].skip is True
     assert steps["resample"].output_shape == (100, 200) and steps["resample"].crval == (10.5, -3.0)
@@ -204,7 +226,19 @@ def test_cli_image2(tmp_path, rate, steps):
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli" / "jw01345001001_02101_00001_nrca1_cal.fits").is_file()
-    bad = subprocess.run([sys.executable, "-m", "gpucal.cli", "image2", str(rate), "--steps.flat_field.nope=1"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "gpucal.cli", "image2", str(rate), "--steps.flat_field.nope=1"],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "unknown parameter 'nope'" in bad.stderr
-    printed = subprocess.run([sys.executable, "-m", "gpucal.cli", "image2", "--print-config"], capture_output=True, text=True)
-    assert [s["name"] for s in json.loads(printed.stdout)["steps"]] == ["bkg_subtract", "assign_wcs", "flat_field", "photom", "resample"]
+    printed = subprocess.run(
+        [sys.executable, "-m", "gpucal.cli", "image2", "--print-config"], capture_output=True, text=True
+    )
+    assert [s["name"] for s in json.loads(printed.stdout)["steps"]] == [
+        "bkg_subtract",
+        "assign_wcs",
+        "flat_field",
+        "photom",
+        "resample",
+    ]

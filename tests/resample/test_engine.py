@@ -94,5 +94,7 @@ def test_step_falls_back_to_the_cpu_when_the_gpu_is_too_small(monkeypatch, expos
     monkeypatch.setattr(step_module, "Resampler", TooSmall)
     grid = grid_from_exposures([exposure])
     with pytest.warns(HostFallbackWarning, match="resampling on the CPU instead"):
-        resampler, sources = step_module._resampler(grid, ResampleSettings(), Device("cuda", 0, simulated=True), 1, [exposure])
+        resampler, sources = step_module._resampler(
+            grid, ResampleSettings(), Device("cuda", 0, simulated=True), 1, [exposure]
+        )
     assert resampler.device == CPU and calls[0].is_cuda and len(sources) == 1

@@ -69,12 +69,16 @@ def crds_best_reference(reftype, meta):
         with _offline_env():
             refs = crds.getreferences(params, reftypes=[reftype], context=context, observatory="jwst")
     except SystemExit as exc:
-        raise ReferenceFileError(f"CRDS cache {cache}: the crds client gave up (exit {exc.code}); is the cache configured for offline use?") from None
+        raise ReferenceFileError(
+            f"CRDS cache {cache}: the crds client gave up (exit {exc.code}); is the cache configured for offline use?"
+        ) from None
     except Exception as exc:
         text = str(exc)
         if "NOT FOUND" in text.upper() or "N/A" in text.upper():
             return None
-        raise ReferenceFileError(f"CRDS cache {cache}: {reftype} lookup failed ({exc.__class__.__name__}: {exc})") from exc
+        raise ReferenceFileError(
+            f"CRDS cache {cache}: {reftype} lookup failed ({exc.__class__.__name__}: {exc})"
+        ) from exc
     path = refs.get(reftype)
     if path is None or str(path).upper().startswith("NOT FOUND"):
         return None

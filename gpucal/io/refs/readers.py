@@ -122,7 +122,7 @@ class FilterOffsetRef:
 def _subarray(header, shape, path, instrument):
     keys = ("SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2")
     if all(k in header for k in keys):
-        xstart, ystart, xsize, ysize = (int(header[k]) for k in keys)
+        xstart, ystart = int(header["SUBSTRT1"]), int(header["SUBSTRT2"])
         if xstart < 1 or ystart < 1:
             raise ReferenceFileError(f"{path}: bad subarray corner SUBSTRT1={xstart} SUBSTRT2={ystart}")
         # jwst trusts the array size over SUBSIZE when they disagree.
@@ -288,7 +288,9 @@ def _read_distortion(key):
     if model is None or not hasattr(model, "n_inputs"):
         raise ReferenceFileError(f"{path}: distortion reference has no 'model' transform")
     if model.n_inputs != 2 or model.n_outputs != 2:
-        raise ReferenceFileError(f"{path}: distortion model maps {model.n_inputs}->{model.n_outputs} values, expected 2->2")
+        raise ReferenceFileError(
+            f"{path}: distortion model maps {model.n_inputs}->{model.n_outputs} values, expected 2->2"
+        )
     return DistortionRef(path, model, meta)
 
 

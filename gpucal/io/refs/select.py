@@ -29,7 +29,13 @@ __all__ = ["INDEX_NAME", "ReferenceSelector", "build_index", "selection_keywords
 
 INDEX_NAME = "gpucal_refindex.json"
 _KEYWORDS = ("INSTRUME", "DETECTOR", "FILTER", "PUPIL", "EXP_TYPE", "SUBARRAY")
-_PATTERNS = {"EXP_TYPE": "P_EXP_TY", "FILTER": "P_FILTER", "PUPIL": "P_PUPIL", "SUBARRAY": "P_SUBARR", "DETECTOR": "P_DETECT"}
+_PATTERNS = {
+    "EXP_TYPE": "P_EXP_TY",
+    "FILTER": "P_FILTER",
+    "PUPIL": "P_PUPIL",
+    "SUBARRAY": "P_SUBARR",
+    "DETECTOR": "P_DETECT",
+}
 _WILDCARDS = {"", "ANY", "N/A", "NONE"}
 
 
@@ -149,9 +155,8 @@ def build_index(ref_dir, *, write=True):
     if set(old) - set(files):
         changed = True
     if write and changed:
-        with contextlib.suppress(OSError):
-            with atomic_path(index_path) as tmp:
-                tmp.write_text(json.dumps({"version": 1, "files": files}, indent=1) + "\n")
+        with contextlib.suppress(OSError), atomic_path(index_path) as tmp:
+            tmp.write_text(json.dumps({"version": 1, "files": files}, indent=1) + "\n")
     return files
 
 
@@ -255,6 +260,12 @@ class ReferenceSelector:
             return found
         searched = ", ".join(f"{k}={v}" for k, v in keys.items() if v)
         places = []
-        places.append(f"local folder {self.ref_dir}" if self.ref_dir else "no local folder (set GPUCAL_REF_DIR or --ref-dir)")
-        places.append(f"CRDS cache {os.environ.get('CRDS_PATH')}" if self.use_crds else "no CRDS cache (CRDS_PATH unset)")
-        raise ReferenceFileError(f"no {reftype} reference for {searched}; looked in {'; '.join(places)}; or give override_{reftype}")
+        places.append(
+            f"local folder {self.ref_dir}" if self.ref_dir else "no local folder (set GPUCAL_REF_DIR or --ref-dir)"
+        )
+        places.append(
+            f"CRDS cache {os.environ.get('CRDS_PATH')}" if self.use_crds else "no CRDS cache (CRDS_PATH unset)"
+        )
+        raise ReferenceFileError(
+            f"no {reftype} reference for {searched}; looked in {'; '.join(places)}; or give override_{reftype}"
+        )

@@ -54,11 +54,15 @@ class AssignWcsStep(Step):
     def process(self, exposure, ctx):
         exp_type = str(exposure.meta.exposure.type or "").upper()
         if exp_type not in IMAGING_EXP_TYPES:
-            raise GpucalError(f"assign_wcs: EXP_TYPE {exp_type or '(missing)'} is not a NIRCam/MIRI imaging type gpucal supports")
+            raise GpucalError(
+                f"assign_wcs: EXP_TYPE {exp_type or '(missing)'} is not a NIRCam/MIRI imaging type gpucal supports"
+            )
         source = exposure.path or exposure.meta.filename or "exposure"
         missing = [k.upper() for k in _POINTING if exposure.meta.wcsinfo.get(k) is None]
         if missing:
-            raise InputFileError(f"{source}: missing pointing keywords {', '.join(missing)}; assign_wcs cannot build the WCS")
+            raise InputFileError(
+                f"{source}: missing pointing keywords {', '.join(missing)}; assign_wcs cannot build the WCS"
+            )
 
         distortion_path = self.reference("distortion", exposure, ctx)
         if distortion_path == "N/A":
@@ -76,7 +80,13 @@ class AssignWcsStep(Step):
             offset = offsets.offset_for(exposure.meta.instrument.filter, pupil)
         sub = exposure.meta.subarray
         subarray = (sub.xstart, sub.ystart, sub.xsize, sub.ysize) if sub.xstart is not None else None
-        wcs = imaging_wcs(distortion.model, Pointing.from_meta(exposure.meta), shape=exposure.shape, filter_offset=offset, subarray=subarray)
+        wcs = imaging_wcs(
+            distortion.model,
+            Pointing.from_meta(exposure.meta),
+            shape=exposure.shape,
+            filter_offset=offset,
+            subarray=subarray,
+        )
         exposure.meta.wcs = wcs
         exposure.meta.cal_step.assign_wcs = "COMPLETE"
 

@@ -53,7 +53,9 @@ class BackgroundStep(Step):
     def process(self, exposure, ctx, backgrounds=None):
         exp_type = str(exposure.meta.exposure.type or "").upper()
         if exp_type in _UNSUPPORTED:
-            raise GpucalError(f"bkg_subtract: EXP_TYPE {exp_type} needs the WFSS/SOSS background algorithms, which gpucal does not implement")
+            raise GpucalError(
+                f"bkg_subtract: EXP_TYPE {exp_type} needs the WFSS/SOSS background algorithms, which gpucal does not implement"
+            )
         paths = list(backgrounds or []) or [p for p in (self.bkg_list or ()) if p]
         if not paths:
             warnings.warn("bkg_subtract: no background exposures given; step skipped", StepSkippedWarning, stacklevel=2)
@@ -82,7 +84,9 @@ def _placement(exposure, path):
         instrument = str(exposure.meta.instrument.name or "").upper()
         full = (1024, 1032) if instrument == "MIRI" else (2048, 2048)
         if tuple(exposure.shape[-2:]) != full:
-            raise InputFileError(f"{path}: subarray keywords SUBSTRT1/2, SUBSIZE1/2 missing and the array is not full frame")
+            raise InputFileError(
+                f"{path}: subarray keywords SUBSTRT1/2, SUBSIZE1/2 missing and the array is not full frame"
+            )
         values = (1, 1, full[1], full[0])
     xstart, ystart, xsize, ysize = (int(v) for v in values)
     return ystart - 1, ystart - 1 + ysize, xstart - 1, xstart - 1 + xsize
@@ -139,7 +143,9 @@ def _background_stack(exposure, paths, step, ctx):
     for i, path in enumerate(paths):
         background = read_exposure(path, arrays={"data", "err", "dq"}, tree=False)
         if background.data.ndim != len(shape):
-            raise InputFileError(f"{path}: background is {background.data.ndim}-D but the science exposure is {len(shape)}-D")
+            raise InputFileError(
+                f"{path}: background is {background.data.ndim}-D but the science exposure is {len(shape)}-D"
+            )
         log.info("bkg_subtract: accumulating %s", path)
         data, err, dq = _subset(box, shape, background, path)
         if data is None:

@@ -94,7 +94,9 @@ class FlatFieldStep(Step):
     def process(self, exposure, ctx):
         exp_type = str(exposure.meta.exposure.type or "").upper()
         if exp_type in _NIRSPEC_SPECTRAL:
-            raise GpucalError(f"flat_field: EXP_TYPE {exp_type} needs the NIRSpec composite flats, which gpucal does not implement")
+            raise GpucalError(
+                f"flat_field: EXP_TYPE {exp_type} needs the NIRSpec composite flats, which gpucal does not implement"
+            )
         if self.user_supplied_flat is not None:
             flat_path = self.user_supplied_flat
             log.info("flat_field: user-supplied flat %s replaces all flat references", flat_path)
@@ -111,7 +113,11 @@ class FlatFieldStep(Step):
         _check_detector(exposure, flat, "flat")
         cut = reference_cutout(exposure, flat, (flat.data, flat.err, flat.dq), "flat")
         if cut is None:
-            warnings.warn(f"flat_field: the flat {flat.path} is smaller than the science data; step skipped", StepSkippedWarning, stacklevel=2)
+            warnings.warn(
+                f"flat_field: the flat {flat.path} is smaller than the science data; step skipped",
+                StepSkippedWarning,
+                stacklevel=2,
+            )
             exposure.meta.cal_step.flat_field = "SKIPPED"
             return exposure
         device = ctx.device

@@ -77,7 +77,9 @@ def time_correction(photom, row, mid_time):
         correction *= 1.0 - np.float64(p["lossperyear"]) * (mid_time - np.float64(p["t0"])) / 365.0
     if "exponential" in coeff:
         p = coeff["exponential"][row]
-        correction *= np.float64(p["amplitude"]) * np.exp(-(mid_time - np.float64(p["t0"])) / np.float64(p["tau"])) + np.float64(p["const"])
+        correction *= np.float64(p["amplitude"]) * np.exp(
+            -(mid_time - np.float64(p["t0"])) / np.float64(p["tau"])
+        ) + np.float64(p["const"])
     if "powerlaw" in coeff:
         p = coeff["powerlaw"][row]
         norm = ((365.0 + np.float64(p["tsoft"])) ** np.float64(p["alpha"])) / np.float64(p["year1value"])
@@ -100,7 +102,9 @@ class PhotomStep(Step):
     def process(self, exposure, ctx):
         instrument = str(exposure.meta.instrument.name or "").upper()
         if instrument not in ("NIRCAM", "MIRI"):
-            raise GpucalError(f"photom: instrument {instrument or '(missing)'} is not supported (NIRCam and MIRI imaging)")
+            raise GpucalError(
+                f"photom: instrument {instrument or '(missing)'} is not supported (NIRCam and MIRI imaging)"
+            )
         photom_path = self.reference("photom", exposure, ctx)
         area_path = self.reference("area", exposure, ctx)
         if photom_path == "N/A":
@@ -109,11 +113,15 @@ class PhotomStep(Step):
             return exposure
         photom = read_photom(photom_path)
         if "wavelength" in {n.lower() for n in photom.table.dtype.names}:
-            raise ReferenceFileError(f"{photom_path}: a spectroscopic photom table (wavelength column) cannot calibrate imaging")
+            raise ReferenceFileError(
+                f"{photom_path}: a spectroscopic photom table (wavelength column) cannot calibrate imaging"
+            )
         self._save_area_info(exposure, photom, area_path, ctx)
 
         meta = exposure.meta
-        row = photom_row(photom.table, instrument, meta.instrument.filter, meta.instrument.pupil, meta.subarray.name, photom_path)
+        row = photom_row(
+            photom.table, instrument, meta.instrument.filter, meta.instrument.pupil, meta.subarray.name, photom_path
+        )
         if row is None:
             # jwst warns, leaves the data unchanged and still marks the step COMPLETE.
             warnings.warn(
@@ -130,7 +138,9 @@ class PhotomStep(Step):
         if self.apply_time_correction and photom.timecoeff:
             mid_time = meta.exposure.mid_time
             if mid_time is None:
-                raise GpucalError(f"photom: {exposure.path}: EXPMID is missing but {photom_path} has time-dependence tables")
+                raise GpucalError(
+                    f"photom: {exposure.path}: EXPMID is missing but {photom_path} has time-dependence tables"
+                )
             correction = time_correction(photom, row, float(mid_time))
             if correction != 1.0:
                 log.info("photom: multiplicative time dependence correction is %.6g", correction)
@@ -141,9 +151,20 @@ class PhotomStep(Step):
         squared = conversion * conversion
 
         xp = ctx.device.xp
-        zeros = {n: xp.zeros(exposure.shape, xp.float32) for n in ("var_poisson", "var_rnoise", "var_flat") if exposure.arrays.get(n) is None}
-        arrays = [exposure.data, exposure.err, *(exposure.arrays.get(n, zeros.get(n)) for n in ("var_poisson", "var_rnoise", "var_flat")), exposure.dq]
-        kernel_for("photom_scale", ctx.device)(*arrays, float(conversion), float(squared), bool(self.inverse), out=tuple(arrays))
+        zeros = {
+            n: xp.zeros(exposure.shape, xp.float32)
+            for n in ("var_poisson", "var_rnoise", "var_flat")
+            if exposure.arrays.get(n) is None
+        }
+        arrays = [
+            exposure.data,
+            exposure.err,
+            *(exposure.arrays.get(n, zeros.get(n)) for n in ("var_poisson", "var_rnoise", "var_flat")),
+            exposure.dq,
+        ]
+        kernel_for("photom_scale", ctx.device)(
+            *arrays, float(conversion), float(squared), bool(self.inverse), out=tuple(arrays)
+        )
         unit = "DN/s" if self.inverse else "MJy/sr"
         meta.bunit_data = unit
         meta.bunit_err = unit
@@ -159,7 +180,9 @@ class PhotomStep(Step):
                 y0, x0 = int(sub.ystart) - 1, int(sub.xstart) - 1
                 ny, nx = exposure.shape[-2:]
                 if y0 + ny > area.data.shape[0] or x0 + nx > area.data.shape[1]:
-                    raise ReferenceFileError(f"{area.path}: area map {area.data.shape} does not cover the science subarray")
+                    raise ReferenceFileError(
+                        f"{area.path}: area map {area.data.shape} does not cover the science subarray"
+                    )
                 cut = np.ascontiguousarray(area.data[y0 : y0 + ny, x0 : x0 + nx])
             else:
                 cut = reference_cutout(exposure, area, (area.data,), "area")

@@ -82,7 +82,9 @@ class Image2Pipeline:
         self, *, steps=None, save_results=_UNSET, save_bsub=_UNSET, output_dir=_UNSET, output_file=None,
         device="auto", require_gpu=None, ref_dir=None, config_file=None,
     ):  # fmt: skip
-        file_class, file_pipeline, file_steps = ("", {}, {}) if config_file is None else read_parameter_file(config_file)
+        file_class, file_pipeline, file_steps = (
+            ("", {}, {}) if config_file is None else read_parameter_file(config_file)
+        )
         if file_class and "Image2Pipeline" not in file_class and "calwebb_image2" not in file_class:
             raise ParameterError(f"{config_file}: a parameter file for {file_class}, not for calwebb_image2")
         known = {"save_bsub", "save_results", "output_dir", "output_file", "skip", "suffix", "input_dir", "output_ext",
@@ -142,8 +144,16 @@ class Image2Pipeline:
                 if not science:
                     raise InputFileError(f"{path}: product {product.name!r} has no science member")
                 if len(science) > 1:
-                    log.warning("%s: %d science members in product %s; using only the first", path, len(science), product.name)
-                yield product.name, science[0].path, [m.path for m in product.members_of("background")], asn.asn_pool, path.name
+                    log.warning(
+                        "%s: %d science members in product %s; using only the first", path, len(science), product.name
+                    )
+                yield (
+                    product.name,
+                    science[0].path,
+                    [m.path for m in product.members_of("background")],
+                    asn.asn_pool,
+                    path.name,
+                )
         else:
             if not path.exists():
                 raise InputFileError(f"{path}: no such file")
@@ -167,7 +177,15 @@ class Image2Pipeline:
         allocator = _host_allocator(self.device)
         exposure = read_exposure(science, **({"allocator": allocator} if allocator else {}))
         root = self.output_file or name
-        ctx = RunContext(self.device, self.output_dir, root, ref_dir=self.ref_dir, backgrounds=list(backgrounds), asn_pool=pool, asn_table=table)
+        ctx = RunContext(
+            self.device,
+            self.output_dir,
+            root,
+            ref_dir=self.ref_dir,
+            backgrounds=list(backgrounds),
+            asn_pool=pool,
+            asn_table=table,
+        )
         steps = self.steps_for(exposure.meta)
         if pool is not None:
             exposure.meta.asn.pool_name = pool
@@ -203,7 +221,9 @@ class Image2Pipeline:
 def _reraise_device_oom(exc, science, device):
     """Turn a CuPy out-of-memory error into a clear gpucal error."""
     if type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.startswith("cupy"):
-        raise GpucalError(f"{science}: GPU {device} ran out of memory ({exc}); use --device cpu or a larger GPU") from exc
+        raise GpucalError(
+            f"{science}: GPU {device} ran out of memory ({exc}); use --device cpu or a larger GPU"
+        ) from exc
 
 
 def describe_parameters():
@@ -215,4 +235,3 @@ def describe_parameters():
         "parameters": {"save_bsub": False, "save_results": False, "output_dir": None},
         "steps": [{"class": s.jwst_class, "name": alias, "parameters": s.to_dict()} for alias, s in steps.items()],
     }  # fmt: skip
-
