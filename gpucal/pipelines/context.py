@@ -55,6 +55,9 @@ class RunContext:
         Background members of the image2 association.
     asn_pool, asn_table : str
         Recorded in ``meta.asn`` as jwst does.
+    writer : concurrent.futures.Executor, optional
+        Writes outputs in the background when given (``written`` then holds
+        futures of the paths; the pipeline waits for them).
     """
 
     device: object
@@ -64,6 +67,7 @@ class RunContext:
     backgrounds: list = dataclasses.field(default_factory=list)
     asn_pool: str | None = None
     asn_table: str | None = None
+    writer: object = None
     timings: list = dataclasses.field(default_factory=list)
     written: list = dataclasses.field(default_factory=list)
     _selectors: dict = dataclasses.field(default_factory=dict)

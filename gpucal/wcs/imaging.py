@@ -42,13 +42,16 @@ def imaging_distortion(distortion, *, shape, filter_offset=None, subarray=None):
     from astropy.modeling import bind_bounding_box
     from astropy.modeling.models import Identity, Shift
 
-    transform = copy.deepcopy(distortion)
     try:
-        bbox = transform.bounding_box.bounding_box(order="F")
+        bbox = distortion.bounding_box.bounding_box(order="F")
     except NotImplementedError:
         bbox = None
     if filter_offset is not None:
-        transform = Shift(filter_offset[0]) & Shift(filter_offset[1]) | transform
+        # A new compound around the (possibly shared, cached) reference model:
+        # binding its bounding box leaves the reference model untouched.
+        transform = Shift(filter_offset[0]) & Shift(filter_offset[1]) | distortion
+    else:
+        transform = copy.deepcopy(distortion)
     bind_bounding_box(transform, _bbox_from_shape(shape) if bbox is None else bbox, order="F")
 
     if subarray is not None:

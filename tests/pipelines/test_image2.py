@@ -242,3 +242,28 @@ def test_cli_image2(tmp_path, rate, steps):
         "photom",
         "resample",
     ]
+
+
+def test_dither_set_in_one_association_matches_single_runs(tmp_path, steps):
+    """Several products sharing backgrounds: the combined background is reused and I/O
+    overlaps computation, with results identical to calibrating each product alone."""
+    from gpucal.io.asn import Association, Member, Product, read_asn
+    from gpucal.pipelines.image2.bkg_subtract import _COMBINED
+
+    backgrounds = [write_small_rate(tmp_path, name=f"jw01345002001_02101_0000{s}_nrca1_rate.fits", seed=s).name for s in (5, 6)]
+    products = []
+    for k in (1, 2, 3):
+        rate = write_small_rate(tmp_path, name=f"jw01345001001_02101_0000{k}_nrca1_rate.fits", seed=10 + k)
+        members = [Member(rate.name, "science")] + [Member(b, "background") for b in backgrounds]
+        products.append(Product(rate.name.replace("_rate.fits", ""), members))
+    asn = write_asn(Association("image2", "o001", products), tmp_path / "dither_asn.json")
+    _COMBINED.clear()
+    together, out = _run(asn, steps, tmp_path)
+    assert len(together) == 3 and all(len(r.written) == 1 and r.written[0].is_file() for r in together)
+    for product, result in zip(read_asn(asn).products, together, strict=True):
+        single = write_asn(Association("image2", "o001", [product]), tmp_path / f"{product.name}_asn.json")
+        _COMBINED.clear()
+        (alone,), _ = _run(single, steps, tmp_path / "alone")
+        for name in alone.arrays:
+            np.testing.assert_array_equal(result.arrays[name], alone.arrays[name], err_msg=name)
+        np.testing.assert_array_equal(read_exposure(result.written[0]).data, alone.data)

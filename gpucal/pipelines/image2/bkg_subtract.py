@@ -11,6 +11,7 @@ ERR and the variances are left as they are.
 
 import dataclasses
 import logging
+import os
 import typing
 import warnings
 
@@ -61,19 +62,47 @@ class BackgroundStep(Step):
             warnings.warn("bkg_subtract: no background exposures given; step skipped", StepSkippedWarning, stacklevel=2)
             exposure.meta.cal_step.bkg_subtract = "SKIPPED"
             return exposure
-        maxiters = -1 if self.maxiters is None else self.maxiters
-        stack, err_stack, bkg_dq = _background_stack(exposure, paths, self, ctx)
-        device = ctx.device
-        moved = to_device({"stack": stack, "bkg_dq": bkg_dq}, device)
-        combine = kernel_for("sigma_clip_mean", device)
-        bkg = combine(moved["stack"], self.sigma, self.sigma, maxiters, False)
-        bkg = bkg.reshape(exposure.shape[-2:])
-        subtract = kernel_for("background_subtract", device)
-        subtract(exposure.data, exposure.dq, bkg, moved["bkg_dq"], out=(exposure.data, exposure.dq))
+        key = _cache_key(exposure, paths, self, ctx.device)
+        cached = None if key is None or self.save_combined_background else _COMBINED.get(key)
+        if cached is None:
+            bkg, bkg_dq, stack, err_stack = self._combine(exposure, paths, ctx)
+            if key is not None:
+                _COMBINED.clear()  # keep one combination: a dither set shares its backgrounds
+                _COMBINED[key] = (bkg, bkg_dq)
+        else:
+            log.info("bkg_subtract: reusing the combined background of %d exposures", len(paths))
+            bkg, bkg_dq = cached
+        subtract = kernel_for("background_subtract", ctx.device)
+        subtract(exposure.data, exposure.dq, bkg, bkg_dq, out=(exposure.data, exposure.dq))
         exposure.meta.cal_step.bkg_subtract = "COMPLETE"
         if self.save_combined_background:
-            _save_combined(exposure, stack, err_stack, bkg_dq, self, ctx)
+            _save_combined(exposure, stack, err_stack, bkg_dq.get() if hasattr(bkg_dq, "get") else bkg_dq, self, ctx)
         return exposure
+
+    def _combine(self, exposure, paths, ctx):
+        """The combined background (float64) and its DQ on the device, plus the host stacks."""
+        maxiters = -1 if self.maxiters is None else self.maxiters
+        stack, err_stack, bkg_dq = _background_stack(exposure, paths, self, ctx)
+        moved = to_device({"stack": stack, "bkg_dq": bkg_dq}, ctx.device)
+        combine = kernel_for("sigma_clip_mean", ctx.device)
+        bkg = combine(moved["stack"], self.sigma, self.sigma, maxiters, False).reshape(exposure.shape[-2:])
+        return bkg, moved["bkg_dq"], stack, err_stack
+
+
+#: The last combined background: {key: (bkg, bkg_dq)} (device arrays).
+_COMBINED = {}
+
+
+def _cache_key(exposure, paths, step, device):
+    """What the combined background depends on: the files (and their versions), the
+    science placement and shape, the clipping parameters and the device; None if a
+    file cannot be stat-ed (then nothing is cached)."""
+    try:
+        files = tuple((os.path.abspath(p), os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+    except OSError:
+        return None
+    sub = exposure.meta.subarray
+    return (files, (sub.xstart, sub.ystart), tuple(exposure.shape), step.sigma, step.maxiters, str(device))
 
 
 def _placement(exposure, path):

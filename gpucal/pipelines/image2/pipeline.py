@@ -11,6 +11,7 @@ import logging
 import pathlib
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 from gpucal.engine import select_device
 from gpucal.errors import GpucalError, InputFileError, ParameterError
@@ -160,22 +161,43 @@ class Image2Pipeline:
             # jwst records a lone exposure as its own "singleton" association.
             yield exposure_root(path.name), path, [], "singleton", "singleton"
 
+    def _read(self, science):
+        allocator = _host_allocator(self.device)
+        return read_exposure(science, **({"allocator": allocator} if allocator else {}))
+
     def run(self, input):
-        """Calibrate every product of ``input``; returns the calibrated exposures."""
-        results = []
+        """Calibrate every product of ``input``; returns the calibrated exposures.
+
+        With several products (an association of a dither set), the next
+        science exposure is read and finished products are written on
+        background threads while the current one is calibrated, so file I/O
+        overlaps computation. Every write has finished when this returns; a
+        failed write is raised here (atomic writes leave no partial file).
+        """
         products = list(self._products(input))
         if len(products) > 1 and self.output_file is not None:
             log.warning("multiple products in the association; output_file is ignored")
             self.output_file = None
-        for name, science, backgrounds, pool, table in products:
-            results.append(self._run_product(name, science, backgrounds, pool, table))
+        if len(products) == 1:
+            name, science, backgrounds, pool, table = products[0]
+            return [self._run_product(name, self._read(science), science, backgrounds, pool, table)]
+        results, writes = [], []
+        with ThreadPoolExecutor(1, thread_name_prefix="gpucal-read") as reader, ThreadPoolExecutor(1, thread_name_prefix="gpucal-write") as writer:
+            upcoming = reader.submit(self._read, products[0][1])
+            for k, (name, science, backgrounds, pool, table) in enumerate(products):
+                exposure = upcoming.result()
+                if k + 1 < len(products):
+                    upcoming = reader.submit(self._read, products[k + 1][1])
+                results.append(self._run_product(name, exposure, science, backgrounds, pool, table, writer=writer, writes=writes))
+            for future in writes:
+                future.result()
+        for result in results:
+            result.written = [p.result() if hasattr(p, "result") else p for p in result.written]
         return results
 
-    def _run_product(self, name, science, backgrounds, pool, table):
+    def _run_product(self, name, exposure, science, backgrounds, pool, table, *, writer=None, writes=None):
         start = time.perf_counter()
         log.info("calwebb_image2: %s on %s", science, self.device)
-        allocator = _host_allocator(self.device)
-        exposure = read_exposure(science, **({"allocator": allocator} if allocator else {}))
         root = self.output_file or name
         ctx = RunContext(
             self.device,
@@ -185,6 +207,7 @@ class Image2Pipeline:
             backgrounds=list(backgrounds),
             asn_pool=pool,
             asn_table=table,
+            writer=writer,
         )
         steps = self.steps_for(exposure.meta)
         if pool is not None:
@@ -215,6 +238,8 @@ class Image2Pipeline:
         log.info("calwebb_image2: %s done in %.3f s (%s)", root, elapsed, summary)
         exposure.timings = list(ctx.timings)
         exposure.written = list(ctx.written)
+        if writes is not None:
+            writes.extend(p for p in ctx.written if hasattr(p, "result"))
         return exposure
 
 
