@@ -127,6 +127,9 @@ class Resampler:
         self.data = xp.full(shape, start, dtype=xp.float32)
         self.wht = xp.zeros(shape, dtype=xp.float32)
         self.con = xp.zeros(((max(n_inputs, 1) - 1) // 32 + 1, *shape), dtype=xp.int32) if settings.enable_ctx else None
+        if settings.compute_err == "driz_err" and settings.enable_var:
+            raise ParameterError("compute_err='driz_err' drizzles ERR itself and cannot be combined with variance resampling")
+        self.err = xp.full(shape, start, dtype=xp.float32) if settings.compute_err == "driz_err" else None
         if settings.enable_var:
             self.wsum = {n: xp.full(shape, np.nan, dtype=xp.float32) for n in VARIANCE_NAMES}
             self.wt = {n: xp.zeros(shape, dtype=xp.float32) for n in VARIANCE_NAMES}
@@ -212,6 +215,9 @@ class Resampler:
         }  # fmt: skip
         drizzle = kernel_for("drizzle", self.device)
         extra = {}
+        if self.err is not None:
+            # jwst's "driz_err": ERR drizzled with the same weights, accumulating with the data.
+            extra = {"extra_data": xp.ascontiguousarray(err[None]), "extra_out": self.err[None]}
         if self.settings.enable_var:
             stds = xp.stack([xp.sqrt(arrays.get(n, missing.get(n))) for n in VARIANCE_NAMES])
             extra = {
@@ -301,8 +307,10 @@ class Resampler:
         out = {"data": self.data, "wht": self.wht}
         if self.con is not None:
             out["con"] = self.con
+        ratio = self.grid.pixel_scale_ratio
+        if self.err is not None:
+            out["err"] = self.err / self.device.xp.float32(1.0 if ratio is None else ratio)
         if self.settings.enable_var:
-            ratio = self.grid.pixel_scale_ratio
             scaling = 1.0 if ratio is None else 1.0 / ratio**2
             finalize = kernel_for("variance_finalize", self.device)
             for name in VARIANCE_NAMES:

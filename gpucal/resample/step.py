@@ -77,6 +77,8 @@ def _resampler(grid, settings, device, n_inputs, exposures):
 
 def resample_exposure(step, exposure, ctx):
     """image2's resample: drizzle one calibrated exposure onto its own grid; returns the ``_i2d``."""
+    if step.pixmap_stepsize != 1:
+        log.info("resample: pixmap_stepsize=%s ignored: gpucal evaluates the exact pixel map, faster than a sampled one", step.pixmap_stepsize)
     grid = output_grid(step, [exposure])
     log.info(
         "resample: output grid %d x %d, pixel scale %.5f arcsec", grid.shape[1], grid.shape[0], grid.pixel_scale * 3600

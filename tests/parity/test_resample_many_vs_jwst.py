@@ -89,3 +89,22 @@ def test_blot_matches_drizzle(cals):
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
     finite = np.isfinite(theirs)
     np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-5, atol=1e-6)
+
+
+def test_drizzled_err_matches_jwst(cals):
+    """``single=True``'s ERR mode (drizzle ERR itself, no variances) vs jwst's ``compute_err="driz_err"``."""
+    from jwst.datamodels import ModelLibrary
+    from jwst.resample.resample import ResampleImage
+
+    exposures = [read_exposure(p) for p in cals[:2]]
+    grid = grid_from_exposures(exposures)
+    resampler = Resampler(grid, CPU, ResampleSettings(enable_var=False, compute_err="driz_err"), n_inputs=2)
+    for exposure in exposures:
+        resampler.add(exposure)
+    arrays, _ = resampler.finalize()
+    assert "var_rnoise" not in arrays
+    library = ModelLibrary([str(p) for p in cals[:2]], on_disk=False)
+    theirs = ResampleImage(library, good_bits="~DO_NOT_USE+NON_SCIENCE", blendheaders=False, enable_var=False, compute_err="driz_err").resample_many_to_one()
+    covered = theirs.wht > 0
+    assert rel_rms(arrays["err"], theirs.err, covered) <= 1e-5
+    assert rel_rms(arrays["data"], theirs.data, covered) <= 1e-5
