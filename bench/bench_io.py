@@ -66,14 +66,23 @@ def main():
             for hdu in hdul[1:]:
                 np.asarray(hdu.data, dtype=hdu.data.dtype.newbyteorder("="))
 
+    def fresh(path):
+        """Remove the previous output: a farm writes new files (replacing one costs its deletion)."""
+
+        def setup():
+            if path.exists():
+                path.unlink()
+
+        return setup
+
     rows = [
-        ("raw bytes (floor)", best_of(write_raw, args.repeat), best_of(read_raw, args.repeat)),
+        ("raw bytes (floor)", best_of(write_raw, args.repeat, setup=fresh(raw)), best_of(read_raw, args.repeat)),
         (
             "gpucal",
-            best_of(lambda: write_exposure(exposure, ours), args.repeat),
+            best_of(lambda: write_exposure(exposure, ours), args.repeat, setup=fresh(ours)),
             best_of(lambda: read_exposure(ours), args.repeat),
         ),
-        ("astropy.io.fits", best_of(write_astropy, args.repeat), best_of(read_astropy, args.repeat)),
+        ("astropy.io.fits", best_of(write_astropy, args.repeat, setup=fresh(theirs)), best_of(read_astropy, args.repeat)),
     ]
     print(
         f"# {len(arrays)} arrays of {args.size}x{args.size}, {nbytes / 1e6:.1f} MB; file {os.path.getsize(ours) / 1e6:.1f} MB; best of {args.repeat}"

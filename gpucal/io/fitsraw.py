@@ -16,6 +16,7 @@ else (compressed or scaled data) is read by astropy and reported as such.
 import dataclasses
 import gzip
 import hashlib
+import mmap
 import io
 import os
 
@@ -100,18 +101,40 @@ def _data_size(header):
     return abs(int(header["BITPIX"])) // 8 * count, shape
 
 
-def _read_image(fh, path, header, nbytes, shape, allocator):
+def _image_dtype(header):
+    """(native dtype, top-bit flip for unsigned via BZERO) of an image HDU, or None for scaled data."""
     bitpix = int(header["BITPIX"])
     bscale, bzero = header.get("BSCALE", 1), header.get("BZERO", 0)
     unsigned = _UNSIGNED.get(bitpix)
     if bscale == 1 and bzero == 0:
-        dtype = np.dtype(_BITPIX[bitpix])
-        flip = 0
-    elif unsigned is not None and bscale == 1 and bzero == unsigned[1]:
-        dtype, flip = np.dtype(unsigned[0]), unsigned[1]
+        return np.dtype(_BITPIX[bitpix]), 0
+    if unsigned is not None and bscale == 1 and bzero == unsigned[1]:
+        return np.dtype(unsigned[0]), unsigned[1]
+    return None
+
+
+def _convert(source, out, flip):
+    """Big-endian file bytes -> native array in one pass (byte swap, and the unsigned flip)."""
+    if flip:
+        np.bitwise_xor(source.view(source.dtype.newbyteorder(">").str.replace("i", "u")), out.dtype.type(flip), out=out)
     else:
+        np.copyto(out, source)
+
+
+def _read_image(fh, path, header, nbytes, shape, allocator, mapped=None, offset=0):
+    """Read one image: from a memory map in a single byte-swapping pass, or (gzip) by readinto."""
+    kind = _image_dtype(header)
+    if kind is None:
         return None  # scaled data: let astropy handle it
+    dtype, flip = kind
     out = allocator(shape, dtype)
+    big = np.dtype(_BITPIX[int(header["BITPIX"])]).newbyteorder(">") if dtype.itemsize > 1 else np.dtype(_BITPIX[int(header["BITPIX"])])
+    if mapped is not None:
+        if offset + nbytes > len(mapped):
+            raise InputFileError(f"{path}: truncated FITS file (extension {header.get('EXTNAME', '?')!s} is incomplete)")
+        source = np.ndarray(shape, dtype=big, buffer=mapped, offset=offset)
+        _convert(source, out, flip)
+        return out
     view = memoryview(out.reshape(-1).view(np.uint8))
     got = 0
     while got < nbytes:
@@ -181,6 +204,12 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
     fh, compressed = _open(path)
     hdus = []
     fallback = False
+    mapped = None
+    if not compressed:
+        try:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # empty file, or a file that cannot be mapped
+            mapped = None
     try:
         offset = 0
         while True:
@@ -210,11 +239,11 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
                     if consumed != nbytes:
                         raise InputFileError(f"{path}: truncated FITS file ({label} is incomplete)")
                 elif wanted and is_image:
-                    hdu.data = _read_image(fh, path, header, nbytes, shape, allocator)
+                    hdu.data = _read_image(fh, path, header, nbytes, shape, allocator, mapped, fh.tell())
                     if hdu.data is None:
                         fallback = True
-                    else:
-                        consumed = nbytes
+                    elif mapped is None:
+                        consumed = nbytes  # read from the stream; a memory map leaves the position alone
                 elif wanted:
                     fallback = True
             remaining = padded - consumed
@@ -232,6 +261,8 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
             hdus.append(hdu)
             offset += len(raw) + padded
     finally:
+        if mapped is not None:
+            mapped.close()
         fh.close()
     if not hdus:
         raise InputFileError(f"{path}: empty file, not a FITS file")
