@@ -84,6 +84,22 @@ def main():
         ),
         ("astropy.io.fits", best_of(write_astropy, args.repeat, setup=fresh(theirs)), best_of(read_astropy, args.repeat)),
     ]
+    try:
+        from stdatamodels.jwst import datamodels
+
+        model = datamodels.open(ours)
+        theirs_dm = folder / "stdatamodels_cal.fits"
+
+        def read_dm():
+            with datamodels.open(ours) as m:
+                for name in ("data", "err", "dq", "area", "var_poisson", "var_rnoise", "var_flat"):
+                    array = getattr(m, name)
+                    np.asarray(array, dtype=array.dtype.newbyteorder("="))
+
+        write_dm = best_of(lambda: model.save(theirs_dm), args.repeat, setup=fresh(theirs_dm))
+        rows.append(("stdatamodels (jwst)", write_dm, best_of(read_dm, args.repeat)))
+    except ImportError:
+        pass
     print(
         f"# {len(arrays)} arrays of {args.size}x{args.size}, {nbytes / 1e6:.1f} MB; file {os.path.getsize(ours) / 1e6:.1f} MB; best of {args.repeat}"
     )
