@@ -73,7 +73,7 @@ def run(args):
         "photom s",
         "resample s",
         "total s",
-        "sky MJy/sr",
+        "median MJy/sr",
         "i2d shape",
     ):
         table.add_column(
@@ -88,16 +88,20 @@ def run(args):
         times = {alias: seconds for alias, seconds, _ in result.timings}
         i2d = next((p for p in result.written if str(p).endswith("_i2d.fits")), None)
         good = np.isfinite(result.data) & ((result.dq & 1) == 0)
-        sky = float(np.median(result.data[good])) if good.any() else float("nan")
+        median = float(np.median(result.data[good])) if good.any() else float("nan")
         shape = read_exposure(i2d, required=("data",), arrays={"data"}).shape if i2d else None
         table.add_row(
             result.meta.filename.replace("_cal.fits", ""),
             *(f"{times[a]:.3f}" if a in times else "-" for a in ("bkg_subtract", "assign_wcs", "flat_field", "photom", "resample")),
-            f"{elapsed:.2f}", f"{sky:.4f}", f"{shape[1]}x{shape[0]}" if shape else "-",
+            f"{elapsed:.2f}", f"{median:.4f}", f"{shape[1]}x{shape[0]}" if shape else "-",
         )  # fmt: skip
     console.print(table)
     console.print(
         f"{len(sim.image2_asn)} exposures calibrated in {total:.1f} s ({total / max(1, len(sim.image2_asn)):.2f} s each); "
         f"products in {args.outdir / 'image2'}; truth catalog {sim.truth_catalog}"
+    )
+    console.print(
+        "median: of the good pixels of the _cal (after background subtraction). On a first run the first "
+        "exposure includes compiling the kernels; they are cached on disk for later processes."
     )
     return 0
