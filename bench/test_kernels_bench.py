@@ -38,9 +38,8 @@ def frame(device):
 
 
 def _run(benchmark, name, device, *args, **kwargs):
-    from gpucal.engine.dispatch import kernel_for
-
     from gpucal.engine.arrays import synchronize
+    from gpucal.engine.dispatch import kernel_for
 
     kernel = kernel_for(name, device)
 

@@ -54,7 +54,7 @@ def test_kernels_take_and_return_cupy_arrays():
         host["sci"], v, v, host["dq"], host["flat"], v, host["dq"], False
     )
     ref = ref if isinstance(ref, tuple) else (ref,)
-    for got, want in zip(arrays, ref):
+    for got, want in zip(arrays, ref, strict=True):
         if got is not None:
             np.testing.assert_allclose(got.get(), want, rtol=1e-6, equal_nan=True)
 
