@@ -45,6 +45,8 @@ The C engine's ``nmiss``/``nskip`` counts are not computed: jwst ignores them.
 always passes it).
 """
 
+import functools
+import inspect
 from typing import NamedTuple
 
 import numpy as np
@@ -153,52 +155,37 @@ def drizzle_ref(
     """
     from gpucal.kernels._drizzle_ref import drizzle_pixels
 
-    setup = prepare(
-        data,
-        weight,
-        pixmap,
-        out_data,
-        out_wht,
-        out_con,
-        kernel,
-        pixfrac,
-        kernel_ratio,
-        iscale,
-        input_id,
-        xmin,
-        xmax,
-        ymin,
-        ymax,
-        fillval,
-        extra_data,
-        extra_out,
-        extra_wht,
-    )
-    drizzle_pixels(setup, data, weight, pixmap, out_data, out_wht)
-    return _finish(setup, out_data, out_wht, out_con)
+    return _drizzle_with(drizzle_pixels, locals())
 
 
-def drizzle_cpu(
-    data,
-    weight,
-    pixmap,
-    out_data,
-    out_wht,
-    out_con=None,
-    kernel="square",
-    pixfrac=1.0,
-    kernel_ratio=1.0,
-    iscale=1.0,
-    input_id=0,
-    xmin=0,
-    xmax=None,
-    ymin=0,
-    ymax=None,
-    fillval=None,
-    extra_data=None,
-    extra_out=None,
-    extra_wht=None,
-):
+def _drizzle_with(runner, arguments):
+    """Validate ``arguments`` (drizzle_ref's, by name), run ``runner`` on them, apply ``fillval``."""
+    names = ("data", "weight", "pixmap", "out_data", "out_wht")
+    data, weight, pixmap, out_data, out_wht = (arguments[name] for name in names)
+    setup = prepare(**{name: arguments[name] for name in _PARAMETERS})
+    runner(setup, data, weight, pixmap, out_data, out_wht)
+    return _finish(setup, out_data, out_wht, arguments["out_con"])
+
+
+def _same_arguments_as_reference(form):
+    """Give ``form(*args, **kwargs)`` drizzle_ref's signature: bind, fill defaults, pass them by name."""
+
+    @functools.wraps(form)
+    def bound(*args, **kwargs):
+        arguments = _SIGNATURE.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        return form(arguments.arguments)
+
+    bound.__signature__ = _SIGNATURE
+    return bound
+
+
+_SIGNATURE = inspect.signature(drizzle_ref)
+_PARAMETERS = tuple(_SIGNATURE.parameters)
+
+
+@_same_arguments_as_reference
+def drizzle_cpu(arguments):
     """Numba CPU form of :func:`drizzle_ref` (same arguments and results, bit for bit).
 
     Parallel over bands of output rows: every thread walks the input in order
@@ -207,52 +194,11 @@ def drizzle_cpu(
     """
     from gpucal.kernels._drizzle_cpu import drizzle_bands
 
-    setup = prepare(
-        data,
-        weight,
-        pixmap,
-        out_data,
-        out_wht,
-        out_con,
-        kernel,
-        pixfrac,
-        kernel_ratio,
-        iscale,
-        input_id,
-        xmin,
-        xmax,
-        ymin,
-        ymax,
-        fillval,
-        extra_data,
-        extra_out,
-        extra_wht,
-    )
-    drizzle_bands(setup, data, weight, pixmap, out_data, out_wht)
-    return _finish(setup, out_data, out_wht, out_con)
+    return _drizzle_with(drizzle_bands, arguments)
 
 
-def drizzle_gpu(
-    data,
-    weight,
-    pixmap,
-    out_data,
-    out_wht,
-    out_con=None,
-    kernel="square",
-    pixfrac=1.0,
-    kernel_ratio=1.0,
-    iscale=1.0,
-    input_id=0,
-    xmin=0,
-    xmax=None,
-    ymin=0,
-    ymax=None,
-    fillval=None,
-    extra_data=None,
-    extra_out=None,
-    extra_wht=None,
-):
+@_same_arguments_as_reference
+def drizzle_gpu(arguments):
     """CUDA form of :func:`drizzle_ref` (CuPy arrays on a GPU, numpy arrays in the simulator).
 
     Deterministic (bitwise identical run to run): input pixels are binned by
@@ -262,74 +208,14 @@ def drizzle_gpu(
     """
     from gpucal.kernels._drizzle_gpu import drizzle_tiles
 
-    setup = prepare(
-        data,
-        weight,
-        pixmap,
-        out_data,
-        out_wht,
-        out_con,
-        kernel,
-        pixfrac,
-        kernel_ratio,
-        iscale,
-        input_id,
-        xmin,
-        xmax,
-        ymin,
-        ymax,
-        fillval,
-        extra_data,
-        extra_out,
-        extra_wht,
-    )
-    drizzle_tiles(setup, data, weight, pixmap, out_data, out_wht)
-    return _finish(setup, out_data, out_wht, out_con)
+    return _drizzle_with(drizzle_tiles, arguments)
 
 
-def drizzle_gpu_kernels(
-    data,
-    weight,
-    pixmap,
-    out_data,
-    out_wht,
-    out_con=None,
-    kernel="square",
-    pixfrac=1.0,
-    kernel_ratio=1.0,
-    iscale=1.0,
-    input_id=0,
-    xmin=0,
-    xmax=None,
-    ymin=0,
-    ymax=None,
-    fillval=None,
-    extra_data=None,
-    extra_out=None,
-    extra_wht=None,
-):
+@_same_arguments_as_reference
+def drizzle_gpu_kernels(arguments):
     """``[(python_function, numba argument types)]`` of the CUDA kernels :func:`drizzle_gpu` launches."""
     from gpucal.kernels._drizzle_gpu import kernel_signatures
 
-    setup = prepare(
-        data,
-        weight,
-        pixmap,
-        out_data,
-        out_wht,
-        out_con,
-        kernel,
-        pixfrac,
-        kernel_ratio,
-        iscale,
-        input_id,
-        xmin,
-        xmax,
-        ymin,
-        ymax,
-        fillval,
-        extra_data,
-        extra_out,
-        extra_wht,
-    )
-    return kernel_signatures(setup, data, weight, pixmap, out_data, out_wht)
+    setup = prepare(**{name: arguments[name] for name in _PARAMETERS})
+    names = ("data", "weight", "pixmap", "out_data", "out_wht")
+    return kernel_signatures(setup, *(arguments[name] for name in names))
