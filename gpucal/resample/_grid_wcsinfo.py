@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from gpucal.resample._grid_overlay import intersection, simplify_by_angle, union_all
+from gpucal.wcs.footprint import SIP_FIT_REPLACES
 
 __all__ = ["combine_s_regions", "fits_wcsinfo", "parse_s_region", "projection_code"]
 
@@ -25,19 +26,6 @@ log = logging.getLogger("gpucal")
 
 _SIP_KEY = re.compile(r"^(cd[12]_[12]|[ab]p?_\d_\d|[ab]p?_order)$")
 _POINTING_KEYS = ("v2_ref", "v3_ref", "ra_ref", "dec_ref", "roll_ref", "v3yangle", "vparity")
-_FIT_REPLACED = [
-    "naxis",
-    "cdelt1",
-    "cdelt2",
-    "pc1_1",
-    "pc1_2",
-    "pc2_1",
-    "pc2_2",
-    "a_order",
-    "b_order",
-    "ap_order",
-    "bp_order",
-] + [f"{s}_{i}_{j}" for i in range(10) for j in range(10) for s in ("a", "b", "ap", "bp")]
 
 
 def parse_s_region(text):
@@ -123,7 +111,7 @@ def fits_wcsinfo(wcs, shape, reference_wcsinfo=None):
             crpix=None if None in crpix else crpix, projection=code, **extra,
         )  # fmt: skip
         del header["naxis*"]
-        for key in _FIT_REPLACED:
+        for key in SIP_FIT_REPLACES:
             info.pop(key, None)
         info.update({k.lower(): v for k, v in header.items()})
     for key in _POINTING_KEYS:

@@ -11,11 +11,17 @@ import logging
 
 import numpy as np
 
-__all__ = ["MAX_SIP_DEGREE", "s_region_imaging", "s_region_keyword", "sip_wcsinfo"]
+__all__ = ["MAX_SIP_DEGREE", "SIP_FIT_REPLACES", "s_region_imaging", "s_region_keyword", "sip_wcsinfo"]
 
 log = logging.getLogger("gpucal")
 
 MAX_SIP_DEGREE = 6
+
+#: ``meta.wcsinfo`` keys a FITS + SIP fit replaces (dropped before its keywords are added).
+SIP_FIT_REPLACES = frozenset(
+    ["naxis", "cdelt1", "cdelt2", "pc1_1", "pc1_2", "pc2_1", "pc2_2", "a_order", "b_order", "ap_order", "bp_order"]
+    + [f"{s}_{i}_{j}" for i in range(10) for j in range(10) for s in ("a", "b", "ap", "bp")]
+)
 
 
 def s_region_keyword(footprint):
@@ -70,20 +76,6 @@ def sip_wcsinfo(wcs, wcsinfo, *, max_pix_error=0.01, degree=None, max_inv_pix_er
     )
     del header["naxis*"]
     fitted = {k.lower(): v for k, v in header.items()}
-    drop = {
-        "naxis",
-        "cdelt1",
-        "cdelt2",
-        "pc1_1",
-        "pc1_2",
-        "pc2_1",
-        "pc2_2",
-        "a_order",
-        "b_order",
-        "ap_order",
-        "bp_order",
-    }
-    drop |= {f"{s}_{i}_{j}" for i in range(10) for j in range(10) for s in ("a", "b", "ap", "bp")}
-    out = {k: v for k, v in wcsinfo.items() if k not in drop}
+    out = {k: v for k, v in wcsinfo.items() if k not in SIP_FIT_REPLACES}
     out.update(fitted)
     return out
