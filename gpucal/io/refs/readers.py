@@ -165,17 +165,23 @@ def _check_reftype(path, header, expected):
         raise ReferenceFileError(f"{path}: REFTYPE is {reftype!r}, expected a {expected} reference")
 
 
+def _image_reference(path, reftype):
+    """Open an image reference: its HDUs, primary keywords (REFTYPE checked) and 2-D float32 SCI array."""
+    hdus = _read_fits_images(path, reftype)
+    header = _primary_keywords(hdus)
+    _check_reftype(path, header, reftype)
+    if "SCI" not in hdus or hdus["SCI"].data is None:
+        raise ReferenceFileError(f"{path}: {reftype} reference has no SCI extension")
+    data = np.asarray(hdus["SCI"].data, dtype=np.float32)
+    if data.ndim != 2:
+        raise ReferenceFileError(f"{path}: {reftype} SCI must be 2-D, found shape {data.shape}")
+    return hdus, header, data
+
+
 @functools.lru_cache(maxsize=16)
 def _read_flat(key):
     path = key[0]
-    hdus = _read_fits_images(path, "flat")
-    header = _primary_keywords(hdus)
-    _check_reftype(path, header, "flat")
-    if "SCI" not in hdus or hdus["SCI"].data is None:
-        raise ReferenceFileError(f"{path}: flat reference has no SCI extension")
-    data = np.asarray(hdus["SCI"].data, dtype=np.float32)
-    if data.ndim != 2:
-        raise ReferenceFileError(f"{path}: flat SCI must be 2-D, found shape {data.shape}")
+    hdus, header, data = _image_reference(path, "flat")
     err = hdus["ERR"].data if "ERR" in hdus and hdus["ERR"].data is not None else np.zeros_like(data)
     dq = hdus["DQ"].data if "DQ" in hdus and hdus["DQ"].data is not None else np.zeros(data.shape, np.uint32)
     err = np.asarray(err, dtype=np.float32)
@@ -242,12 +248,7 @@ def read_photom(path):
 @functools.lru_cache(maxsize=16)
 def _read_area(key):
     path = key[0]
-    hdus = _read_fits_images(path, "area")
-    header = _primary_keywords(hdus)
-    _check_reftype(path, header, "area")
-    if "SCI" not in hdus or hdus["SCI"].data is None:
-        raise ReferenceFileError(f"{path}: area reference has no SCI extension")
-    data = np.asarray(hdus["SCI"].data, dtype=np.float32)
+    _, header, data = _image_reference(path, "area")
     data.setflags(write=False)
     sub = _subarray(header, data.shape, path, str(header.get("INSTRUME", "")).upper())
     return AreaRef(path, data, header.get("PIXAR_SR"), header.get("PIXAR_A2"), sub, header)
