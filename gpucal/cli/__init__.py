@@ -21,12 +21,13 @@ COMMANDS = {
     "info": "gpucal.cli.info",
     "simulate": "gpucal.cli.simulate",
     "image2": "gpucal.cli.image2",
+    "image3": "gpucal.cli.image3",
     "demo": "gpucal.cli.demo",
     "farm": "gpucal.cli.farm",
 }
 
 #: Commands that take jwst-style ``--steps.<step>.<param>=<value>`` options.
-_STEP_OPTION_COMMANDS = {"image2", "farm"}
+_STEP_OPTION_COMMANDS = {"image2", "image3", "farm"}
 
 
 def _parser():

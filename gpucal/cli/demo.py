@@ -1,4 +1,4 @@
-"""``gpucal demo``: simulate a dithered observation and calibrate it with image2, with a summary.
+"""``gpucal demo``: simulate a dithered observation, calibrate it with image2, combine it with image3.
 
 This is the README's main job: everything runs offline on built-in data. The
 simulated reference files are found through gpucal's indexed local reference
@@ -12,7 +12,9 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub):
-    parser = sub.add_parser("demo", help="simulate a dither set and run image2 on it (offline end-to-end demo)")
+    parser = sub.add_parser(
+        "demo", help="simulate a dither set and run image2 then image3 on it (offline end-to-end demo)"
+    )
     parser.add_argument(
         "outdir",
         type=pathlib.Path,
@@ -104,4 +106,37 @@ def run(args):
         "median: of the good pixels of the _cal (after background subtraction). On a first run the first "
         "exposure includes compiling the kernels; they are cached on disk for later processes."
     )
+    if len(sim.image2_asn) > 1:
+        _image3(console, sim, args.outdir, device)
     return 0
+
+
+def _image3(console, sim, outdir, device):
+    """Combine the calibrated exposures into a mosaic (calwebb_image3) and summarise it."""
+    import json
+
+    import numpy as np
+    from rich.table import Table
+
+    from gpucal.io.asn import make_image3_asn, write_asn
+    from gpucal.pipelines.image3 import Image3Pipeline
+
+    product = json.loads(sim.image3_asn.read_text())["products"][0]
+    names = [m["expname"] for m in product["members"]]
+    asn = write_asn(make_image3_asn(product["name"], names, asn_id="o001"), outdir / "image2" / "image3_asn.json")
+    t0 = time.perf_counter()
+    result = Image3Pipeline.call(str(asn), device=device, save_results=True, output_dir=str(outdir / "image3"))
+    elapsed = time.perf_counter() - t0
+    table = Table(title=f"calwebb_image3 on {device}")
+    for column in ("step", "status", "seconds"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for alias, seconds, status in result.timings:
+        table.add_row(alias, status or "-", f"{seconds:.3f}")
+    console.print(table)
+    mosaic = result.mosaic
+    flagged = result.outliers.n_flagged if result.outliers is not None else 0
+    covered = int(np.count_nonzero(mosaic.wht > 0)) if mosaic is not None else 0
+    console.print(
+        f"image3: {len(names)} exposures combined in {elapsed:.1f} s; mosaic {mosaic.data.shape[1]}x{mosaic.data.shape[0]} "
+        f"({covered} pixels covered), {flagged} outlier pixels flagged; products in {outdir / 'image3'}"
+    )

@@ -1,9 +1,9 @@
-"""Distributed runs on Dask: many exposures, many processes, many GPUs.
+"""Distributed runs on Dask: many inputs, many processes, many GPUs.
 
-See :func:`gpucal.farm.image2.run_image2_many`.
+See :func:`gpucal.farm.tasks.run_many` (``run_image2_many``, ``run_image3_many``).
 """
 
 from gpucal.farm.cluster import connect
-from gpucal.farm.image2 import Image2Task, run_image2_many
+from gpucal.farm.tasks import FarmTask, run_image2_many, run_image3_many, run_many
 
-__all__ = ["Image2Task", "connect", "run_image2_many"]
+__all__ = ["FarmTask", "connect", "run_image2_many", "run_image3_many", "run_many"]

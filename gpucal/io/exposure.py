@@ -30,7 +30,7 @@ from gpucal.io.asdf_ext import array_reference, asdf_bytes, asdf_table_header, r
 from gpucal.io.meta import meta_node
 from gpucal.io.schema import array_extensions, headers_from_meta, meta_from_headers
 
-__all__ = ["ARRAY_EXTENSIONS", "EXTENSION_NAMES", "Exposure", "read_exposure", "write_exposure"]
+__all__ = ["ARRAY_EXTENSIONS", "EXTENSION_NAMES", "Exposure", "read_exposure", "read_metadata", "write_exposure"]
 
 #: Array attribute -> FITS extension name, for the arrays gpucal handles.
 ARRAY_EXTENSIONS = {
@@ -245,6 +245,8 @@ def _validate_arrays(path, arrays, required):
     for name in required:
         if name not in arrays:
             raise InputFileError(f"{path}: missing {ARRAY_EXTENSIONS[name]} extension")
+    if "data" not in arrays:  # a metadata-only read (see read_metadata)
+        return
     data = arrays["data"]
     if data.ndim not in (2, 3):
         raise InputFileError(f"{path}: SCI must be 2-D or 3-D, found shape {data.shape}")
@@ -346,10 +348,36 @@ def read_exposure(path, *, required=("data", "err", "dq"), allocator=np.empty, a
             if cards:
                 extra[hdu.name] = cards
     history = [str(v) for v in headers["PRIMARY"].get("HISTORY", [])] if "HISTORY" in headers.get("PRIMARY", {}) else []
-    model_type = meta.get("model_type") or ("CubeModel" if out_arrays["data"].ndim == 3 else "ImageModel")
+    naxis = out_arrays["data"].ndim if "data" in out_arrays else int(headers["SCI"].get("NAXIS", 2))
+    model_type = meta.get("model_type") or ("CubeModel" if naxis == 3 else "ImageModel")
     return Exposure(
         out_arrays, meta, model_type=model_type, extra_fits=extra, tables=tables, history=history, path=path
     )
+
+
+def read_metadata(path):
+    """Read a product's meta (headers and the ASDF tree with its WCS) without any pixel array.
+
+    Stage 3 keeps one of these per input for the whole run (footprints, WCSs,
+    group ids, the output grid) and reads the pixels only while an exposure is
+    being worked on, so memory does not grow with the pixel data of N inputs.
+
+    Returns
+    -------
+    exposure : Exposure
+        With ``arrays`` empty.
+    shape : tuple of int
+        The SCI array's shape from its header (numpy order).
+    """
+    path = os.fspath(path)
+    exposure = read_exposure(path, required=(), arrays=set())
+    header = fitsraw.read_hdus(path, names=set(), skip_tables=True)
+    sci = next((h.header for h in header if h.name == "SCI"), None)
+    naxis = int(sci.get("NAXIS", 0))
+    shape = tuple(int(sci[f"NAXIS{k}"]) for k in range(naxis, 0, -1))
+    if naxis not in (2, 3):
+        raise InputFileError(f"{path}: SCI must be 2-D or 3-D, found {naxis} axes")
+    return exposure, shape
 
 
 def _merge_missing(target, source):

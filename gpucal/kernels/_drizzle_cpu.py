@@ -125,6 +125,11 @@ def _drizzle_rows(
     extra_wht,
     n_extra,
     own_extra_wht,
+    ex0,
+    ey0,
+    in_dq,
+    out_dq,
+    has_dq,
     row_lo,
     row_hi,
     r0,
@@ -182,6 +187,11 @@ def _drizzle_rows(
                                     extra_wht,
                                     n_extra,
                                     own_extra_wht,
+                                    ex0,
+                                    ey0,
+                                    in_dq,
+                                    out_dq,
+                                    has_dq,
                                     jj,
                                     ii,
                                     j,
@@ -259,6 +269,9 @@ def drizzle_bands(setup, data, weight, pixmap, out_data, out_wht):
     extra_out = setup.extra_out if n_extra else np.zeros((1, 1, 1), dtype=np.float32)
     own = setup.extra_wht is not None
     extra_wht = setup.extra_wht if own else np.zeros((1, 1), dtype=np.float32)
+    has_dq = setup.dq is not None
+    in_dq = setup.dq if has_dq else np.zeros((1, 1), dtype=np.uint32)
+    out_dq = setup.out_dq if has_dq else np.zeros((1, 1), dtype=np.uint32)
     with numba.parallel_chunksize(1):
         _drizzle_rows(
             data,
@@ -275,6 +288,11 @@ def drizzle_bands(setup, data, weight, pixmap, out_data, out_wht):
             extra_wht,
             n_extra,
             own,
+            setup.extra_origin[0],
+            setup.extra_origin[1],
+            in_dq,
+            out_dq,
+            has_dq,
             row_lo,
             row_hi,
             r0,

@@ -132,6 +132,11 @@ def _k_apply(
     extra_wht,
     n_extra,
     own_extra_wht,
+    ex0,
+    ey0,
+    in_dq,
+    out_dq,
+    has_dq,
     keys,
     tile_start,
     ntx,
@@ -217,6 +222,11 @@ def _k_apply(
                             extra_wht,
                             n_extra,
                             own_extra_wht,
+                            ex0,
+                            ey0,
+                            in_dq,
+                            out_dq,
+                            has_dq,
                             oy,
                             ox,
                             j,
@@ -289,6 +299,7 @@ class _Launches:
         has_con = setup.con is not None
         n_extra = setup.n_extra
         own = setup.extra_wht is not None
+        has_dq = setup.dq is not None
         self.outputs = (
             data,
             weight,
@@ -304,6 +315,11 @@ class _Launches:
             setup.extra_wht if own else xp.zeros((1, 1), dtype=np.float32),
             n_extra,
             own,
+            setup.extra_origin[0],
+            setup.extra_origin[1],
+            setup.dq if has_dq else xp.zeros((1, 1), dtype=np.uint32),
+            setup.out_dq if has_dq else xp.zeros((1, 1), dtype=np.uint32),
+            has_dq,
         )
         self.kernel = setup.kernel
         self.iscale = np.float32(setup.iscale)

@@ -402,6 +402,11 @@ def accumulate(
     extra_wht,
     n_extra,
     own_extra_wht,
+    ex0,
+    ey0,
+    in_dq,
+    out_dq,
+    has_dq,
     oy,
     ox,
     iy,
@@ -416,7 +421,10 @@ def accumulate(
     of SCI with WHT (``update_data``). Extra arrays get their own running mean
     of ``extra_data[k, iy, ix] * iscale`` with the same ``dow``, against
     ``extra_wht`` when ``own_extra_wht`` (separate drizzles sharing weights),
-    else against ``out_wht`` (before this update).
+    else against ``out_wht`` (before this update). The extras cover the output
+    window whose first pixel is ``(ey0, ex0)``; pairs outside it leave them
+    unchanged. With ``has_dq`` the output DQ takes the input DQ where the
+    output weight was 0 and ORs it in otherwise (drizzle's ``update_data_var``).
     """
     if has_con and dow > float32(0.0):
         out_con[plane, oy, ox] |= bitval
@@ -424,11 +432,19 @@ def accumulate(
         return
     vc = out_wht[oy, ox]
     out_data[oy, ox] = _running_mean(out_data[oy, ox], vc, dow, d)
+    if has_dq:
+        if vc == float32(0.0):
+            out_dq[oy, ox] = in_dq[iy, ix]
+        else:
+            out_dq[oy, ox] = out_dq[oy, ox] | in_dq[iy, ix]
     if n_extra > 0:
-        vce = extra_wht[oy, ox] if own_extra_wht else vc
-        for k in range(n_extra):
-            d2 = extra_data[k, iy, ix] * iscale
-            extra_out[k, oy, ox] = _running_mean(extra_out[k, oy, ox], vce, dow, d2)
-        if own_extra_wht:
-            extra_wht[oy, ox] = vce + dow
+        ey = oy - ey0
+        ex = ox - ex0
+        if ey >= 0 and ey < extra_out.shape[1] and ex >= 0 and ex < extra_out.shape[2]:
+            vce = extra_wht[ey, ex] if own_extra_wht else vc
+            for k in range(n_extra):
+                d2 = extra_data[k, iy, ix] * iscale
+                extra_out[k, ey, ex] = _running_mean(extra_out[k, ey, ex], vce, dow, d2)
+            if own_extra_wht:
+                extra_wht[ey, ex] = vce + dow
     out_wht[oy, ox] = vc + dow

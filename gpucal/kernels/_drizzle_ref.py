@@ -409,10 +409,14 @@ def drizzle_pixels(setup, data, weight, pixmap, out_data, out_wht):
                     continue
                 vc = out_wht[jj, ii]
                 out_data[jj, ii] = _mean(out_data[jj, ii], vc, dow, d)
-                if setup.n_extra:
-                    vce = vc if ext_wht is None else ext_wht[jj, ii]
+                if setup.dq is not None:
+                    previous = setup.out_dq[jj, ii] if vc != 0.0 else np.uint32(0)
+                    setup.out_dq[jj, ii] = previous | setup.dq[j, i]
+                ey, ex = jj - setup.extra_origin[1], ii - setup.extra_origin[0]
+                if setup.n_extra and 0 <= ey < ext_out.shape[1] and 0 <= ex < ext_out.shape[2]:
+                    vce = vc if ext_wht is None else ext_wht[ey, ex]
                     for k in range(setup.n_extra):
-                        ext_out[k, jj, ii] = _mean(ext_out[k, jj, ii], vce, dow, f32(ext[k, j, i] * setup.iscale))
+                        ext_out[k, ey, ex] = _mean(ext_out[k, ey, ex], vce, dow, f32(ext[k, j, i] * setup.iscale))
                     if ext_wht is not None:
-                        ext_wht[jj, ii] = vce + dow
+                        ext_wht[ey, ex] = vce + dow
                 out_wht[jj, ii] = vc + dow

@@ -54,6 +54,9 @@ class Setup(NamedTuple):
     extra_wht: object
     n_extra: int
     fillval: object
+    extra_origin: tuple = (0, 0)  # (x0, y0) of the extras' output window
+    dq: object = None  # input DQ (uint32) when DQ is propagated
+    out_dq: object = None  # output DQ (uint32), updated in place
 
 
 @functools.lru_cache(maxsize=4)
@@ -139,6 +142,9 @@ def prepare(
     extra_data,
     extra_out,
     extra_wht,
+    dq=None,
+    out_dq=None,
+    extra_origin=None,
 ):
     """Validate one call's arguments (shared by the three forms) and derive the kernel constants."""
     _check_array("data", data, np.float32, ndim=2)
@@ -180,15 +186,32 @@ def prepare(
         if plane >= out_con.shape[0]:
             raise ParameterError(f"out_con has {out_con.shape[0]} planes; input_id {input_id} needs plane {plane}")
     n_extra = 0
+    origin = (0, 0) if extra_origin is None else tuple(int(v) for v in extra_origin)
+    if len(origin) != 2:
+        raise ParameterError(f"extra_origin must be (x0, y0), not {extra_origin!r}")
     if extra_data is not None or extra_out is not None:
         _check_array("extra_data", extra_data, np.float32, ndim=3)
         n_extra = extra_data.shape[0]
         _check_array("extra_data", extra_data, np.float32, shape=(n_extra, ny, nx))
-        _check_array("extra_out", extra_out, np.float32, shape=(n_extra, *out_shape))
+        _check_array("extra_out", extra_out, np.float32, ndim=3)
+        if extra_out.shape[0] != n_extra:
+            raise ParameterError(f"extra_out has {extra_out.shape[0]} planes, expected {n_extra}")
+        if extra_origin is None and tuple(extra_out.shape[1:]) != tuple(out_shape):
+            raise ParameterError(f"extra_out planes have shape {extra_out.shape[1:]}, expected {out_shape}")
+        x0, y0 = origin
+        if x0 < 0 or y0 < 0 or x0 + extra_out.shape[2] > out_shape[1] or y0 + extra_out.shape[1] > out_shape[0]:
+            raise ParameterError(
+                f"extra_out window {extra_out.shape[1:]} at (x0, y0) = {origin} is not inside the output {out_shape}"
+            )
         if extra_wht is not None:
-            _check_array("extra_wht", extra_wht, np.float32, shape=out_shape)
+            _check_array("extra_wht", extra_wht, np.float32, shape=extra_out.shape[1:])
     elif extra_wht is not None:
         raise ParameterError("extra_wht needs extra_data and extra_out")
+    if (dq is None) != (out_dq is None):
+        raise ParameterError("dq and out_dq must be given together (DQ propagation)")
+    if dq is not None:
+        _check_array("dq", dq, np.uint32, shape=(ny, nx))
+        _check_array("out_dq", out_dq, np.uint32, shape=out_shape)
     if fillval is not None and isinstance(fillval, str):
         fillval = None if fillval.strip().upper() in ("", "INDEF") else float(fillval)
     # A writable copy (or a 1-entry stand-in), so every kernel shares one compiled signature.
@@ -207,4 +230,7 @@ def prepare(
         extra_wht=extra_wht if n_extra else None,
         n_extra=n_extra,
         fillval=fillval,
+        extra_origin=origin,
+        dq=dq,
+        out_dq=out_dq,
     )

@@ -60,6 +60,12 @@ KERNELS = {
         KernelSpec("pixmap", "gpucal.kernels.pixmap", "resample, outlier_detection", rtol=0.0, atol=1e-7),
         KernelSpec("drizzle", "gpucal.kernels.drizzle", "resample, outlier_detection", rtol=1e-5, atol=1e-7),
         KernelSpec("blot", "gpucal.kernels.blot", "outlier_detection", rtol=1e-6, atol=1e-7),
+        KernelSpec("outlier_median", "gpucal.kernels.outlier_median", "outlier_detection", rtol=0.0, atol=0.0),
+        KernelSpec("outlier_flag", "gpucal.kernels.outlier_flag", "outlier_detection", rtol=0.0, atol=0.0),
+        KernelSpec("outlier_flag_direct", "gpucal.kernels.outlier_flag", "outlier_detection", rtol=0.0, atol=0.0),
+        KernelSpec("sky_moments", "gpucal.kernels.sky_stats", "skymatch", rtol=1e-12, atol=1e-9),
+        KernelSpec("sky_sumdiff", "gpucal.kernels.sky_stats", "skymatch", rtol=1e-12, atol=1e-9),
+        KernelSpec("sky_histogram", "gpucal.kernels.sky_stats", "skymatch", rtol=0.0, atol=0.0),
     )
 }
 

@@ -36,6 +36,9 @@ variance drizzles start from a fresh grid for every exposure: pass zeros and a
 NaN-filled ``extra_out``); without it they share ``out_wht`` (a cumulative
 drizzle with the same weights, such as ``driz_err``).
 
+The extras may cover only a window of the output (``extra_origin``), and
+``dq``/``out_dq`` propagate DQ as drizzle's ``add_image(dq=...)`` does.
+
 ``fillval`` (None = "INDEF": leave) is written where the weight is 0 after
 the image, as ``tdriz`` does; :func:`fill_unweighted` does the same alone.
 
@@ -57,14 +60,26 @@ from gpucal.kernels._drizzle_setup import prepare
 __all__ = ["DrizzleResult", "drizzle_cpu", "drizzle_gpu", "drizzle_gpu_kernels", "drizzle_ref", "fill_unweighted"]
 
 
-class DrizzleResult(NamedTuple):
-    """The output arrays a drizzle call updated (the caller's own arrays; None where not given)."""
-
+class _Outputs(NamedTuple):
     data: object
     wht: object
     con: object = None
     extra: object = None
     extra_wht: object = None
+
+
+class DrizzleResult(_Outputs):
+    """The output arrays a drizzle call updated (the caller's own arrays; None where not given).
+
+    Unpacks as ``(data, wht, con, extra, extra_wht)``; the output DQ, when DQ
+    is propagated, is the ``dq`` attribute (None otherwise), kept out of the
+    tuple so existing unpacking code is unaffected.
+    """
+
+    def __new__(cls, data, wht, con=None, extra=None, extra_wht=None, dq=None):
+        self = super().__new__(cls, data, wht, con, extra, extra_wht)
+        self.dq = dq
+        return self
 
 
 def fill_unweighted(out_data, out_wht, fillval):
@@ -89,8 +104,12 @@ def _finish(setup, out_data, out_wht, out_con):
     if setup.fillval is not None:
         fill_unweighted(out_data, out_wht, setup.fillval)
         if setup.n_extra:
-            fill_unweighted(setup.extra_out, out_wht if setup.extra_wht is None else setup.extra_wht, setup.fillval)
-    return DrizzleResult(out_data, out_wht, out_con, setup.extra_out, setup.extra_wht)
+            wht = setup.extra_wht
+            if wht is None:
+                (x0, y0), (h, w) = setup.extra_origin, setup.extra_out.shape[1:]
+                wht = out_wht[y0 : y0 + h, x0 : x0 + w]
+            fill_unweighted(setup.extra_out, wht, setup.fillval)
+    return DrizzleResult(out_data, out_wht, out_con, setup.extra_out, setup.extra_wht, setup.out_dq)
 
 
 def drizzle_ref(
@@ -113,6 +132,9 @@ def drizzle_ref(
     extra_data=None,
     extra_out=None,
     extra_wht=None,
+    dq=None,
+    out_dq=None,
+    extra_origin=None,
 ):
     """Numpy reference: drizzle one image, a plain pixel-by-pixel transcription of ``tdriz``.
 
@@ -147,6 +169,17 @@ def drizzle_ref(
         Their running means, updated in place.
     extra_wht : ndarray of float32, shape (NY, NX), optional
         Running weight of the extras; when None they share ``out_wht``.
+    dq : ndarray of uint32, shape (ny, nx), optional
+        Input DQ, propagated into ``out_dq`` (drizzle's ``add_image(dq=...)``).
+    out_dq : ndarray of uint32, shape (NY, NX), optional
+        Output DQ, updated in place: every pair with ``dow != 0`` sets it to the
+        input DQ where the output weight was 0 and ORs the input DQ in elsewhere.
+    extra_origin : (int, int), optional
+        ``(x0, y0)``: the extras (``extra_out``, ``extra_wht``) hold only the
+        output window starting at that pixel, of their own shape, so that a
+        fresh per-image drizzle (the variances) needs memory for the input's
+        footprint only; pairs outside the window leave the extras unchanged.
+        None: the extras cover the whole output.
 
     Returns
     -------

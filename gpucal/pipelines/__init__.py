@@ -1,6 +1,6 @@
-"""Pipelines (image2; image3 and detector1 come later) and their steps."""
+"""Pipelines (image2, image3; detector1 comes later) and their steps."""
 
-__all__ = ["Image2Pipeline"]
+__all__ = ["Image2Pipeline", "Image3Pipeline"]
 
 
 def __getattr__(name):
@@ -8,4 +8,8 @@ def __getattr__(name):
         from gpucal.pipelines.image2 import Image2Pipeline
 
         return Image2Pipeline
+    if name == "Image3Pipeline":
+        from gpucal.pipelines.image3 import Image3Pipeline
+
+        return Image3Pipeline
     raise AttributeError(name)

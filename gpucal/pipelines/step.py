@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from gpucal.errors import ParameterError
 from gpucal.pipelines.params import coerce, field, validate
 
-__all__ = ["Step"]
+__all__ = ["LibraryStep", "Step"]
 
 log = logging.getLogger("gpucal")
 
@@ -152,3 +152,39 @@ class Step(abc.ABC):
     @abc.abstractmethod
     def process(self, exposure, ctx, *args):
         """The step's work on an exposure already on ``ctx.device``; returns the exposure."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LibraryStep(Step):
+    """A Stage 3 step: works on an :class:`~gpucal.io.library.ExposureLibrary`, not one exposure.
+
+    ``process(library, ctx)`` returns the library (or a combined product).
+    Skipping records ``SKIPPED`` in every member's status keyword, as jwst
+    does for a skipped step on a ``ModelLibrary``.
+    """
+
+    def run(self, library, ctx, *args):
+        """Run the step on every member (or record it as skipped) and log its wall time."""
+        if self.skip:
+            log.info("%s: skipped", self.alias)
+            self.mark(library, "SKIPPED")
+            ctx.timings.append((self.alias, 0.0, "skipped"))
+            return library
+        start = time.perf_counter()
+        result = self.process(library, ctx, *args)
+        ctx.synchronize()
+        elapsed = time.perf_counter() - start
+        status = self.status_of(library)
+        ctx.timings.append((self.alias, elapsed, status))
+        log.info("%-18s %-9s %8.3f s", self.alias, status, elapsed)
+        return result
+
+    def mark(self, library, status):
+        """Set this step's status keyword on every member."""
+        for member in library:
+            member.meta.cal_step.set(self.status_key, status)
+
+    def status_of(self, library):
+        """The members' status for this step (one value, or ``"MIXED"``)."""
+        values = {member.meta.cal_step.get(self.status_key) or "" for member in library}
+        return values.pop() if len(values) == 1 else "MIXED"

@@ -5,7 +5,8 @@ onto 26x28) with NaN data, zero weights, a rotated, scaled and slightly
 distorted pixmap whose footprint crosses the output edge, outputs already
 holding an earlier image, and context planes for ``input_id >= 32``; plus
 unmapped (NaN) pixmap regions, an input box, kernel ratios other than 1,
-extra arrays with and without their own weight, ``fillval``; and blot.
+extra arrays with and without their own weight, over the whole output or a
+window of it, ``fillval``, DQ propagation; and blot.
 
 drizzle updates its outputs in place and test_parity unpacks one case's
 arguments once per form, so drizzle cases hand out their arguments through
@@ -76,6 +77,8 @@ def _drizzle_case(
     shape=(20, 24),
     rot=17.0,
     shift=(3.3, -2.2),
+    dq=False,
+    window=None,
 ):
     def make(rng):
         data, weight = make_image(rng, shape)
@@ -85,11 +88,21 @@ def _drizzle_case(
             pixmap[5, 3:9] = np.nan
         out_data, out_wht, out_con = prior_outputs(rng, nplanes=input_id // 32 + 1)
         args = [data, weight, pixmap, out_data, out_wht, out_con, kernel, pixfrac, ratio, 1.0, input_id, *box, fillval]
+        extra_shape = OUT_SHAPE if window is None else window[2:]
         if extras:
             extra_data = np.sqrt(rng.uniform(0.1, 2.0, (extras, *shape))).astype(np.float32)
-            extra_out = np.full((extras, *OUT_SHAPE), np.nan, dtype=np.float32)
-            extra_wht = np.zeros(OUT_SHAPE, dtype=np.float32) if own_extra_wht else None
+            extra_out = np.full((extras, *extra_shape), np.nan, dtype=np.float32)
+            extra_wht = np.zeros(extra_shape, dtype=np.float32) if own_extra_wht else None
             args += [extra_data, extra_out, extra_wht]
+        else:
+            args += [None, None, None]
+        if dq:
+            in_dq = rng.choice(np.array([0, 0, 0, 1, 4, 1 << 31], np.uint32), shape).astype(np.uint32)
+            out_dq = np.where(out_wht > 0, np.uint32(2), np.uint32(1 << 20)).astype(np.uint32)
+            args += [in_dq, out_dq]
+        else:
+            args += [None, None]
+        args.append(None if window is None else window[:2])
         return FreshArgs(*args)
 
     return make
@@ -97,8 +110,10 @@ def _drizzle_case(
 
 def compare_drizzle(expected, actual, spec):
     """Outputs that exist must match: floats within the registry tolerance (same NaNs), context exactly."""
-    names = ("data", "wht", "con", "extra", "extra_wht")
-    for name, e, a in zip(names, expected, actual, strict=True):
+    names = ("data", "wht", "con", "extra", "extra_wht", "dq")
+    # The output DQ rides on DrizzleResult.dq, which host conversion drops: see tests/resample/test_drizzle_dq.py.
+    e_dq, a_dq = getattr(expected, "dq", None), getattr(actual, "dq", None)
+    for name, e, a in zip(names, (*expected, e_dq), (*actual, a_dq), strict=True):
         assert (e is None) == (a is None), name
         if e is None:
             continue
@@ -153,6 +168,20 @@ CASES = [
         "drizzle",
         "square-input-covers-grid",
         _drizzle_case("square", 1.0, ratio=1.6, rot=40.0, shift=(0.0, 0.0)),
+        compare_drizzle,
+    ),
+    Case("drizzle", "square-dq", _drizzle_case("square", 0.8, dq=True), compare_drizzle),
+    Case("drizzle", "lanczos3-dq-ratio0.6", _drizzle_case("lanczos3", 1.0, ratio=0.6, dq=True), compare_drizzle),
+    Case(
+        "drizzle",
+        "square-extras-window-dq",
+        _drizzle_case("square", 1.0, extras=3, fillval=np.nan, dq=True, window=(4, 3, 17, 20)),
+        compare_drizzle,
+    ),
+    Case(
+        "drizzle",
+        "gaussian-extras-window-shared-wht",
+        _drizzle_case("gaussian", 0.7, extras=2, own_extra_wht=False, fillval=-3.0, window=(2, 5, 20, 22)),
         compare_drizzle,
     ),
     Case("blot", "nan-fill", _blot_case(np.nan, 1.0)),

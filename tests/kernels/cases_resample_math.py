@@ -54,6 +54,7 @@ def _error(rng):
 CASES = [
     Case("drizzle_weight", "ivm", _weights(0)),
     Case("drizzle_weight", "exptime", _weights(1)),
+    Case("drizzle_weight", "unit", _weights(2)),
     Case("variance_combine", "ivm", _combine(0)),
     Case("variance_combine", "exptime", _combine(1)),
     Case("variance_finalize", "imaging", _finalize),

@@ -63,9 +63,110 @@ def test_grid_far_from_the_input_gives_an_empty_product(exposure):
     assert not np.any(arrays["wht"] > 0)
 
 
-def test_propagate_dq_is_refused():
-    with pytest.raises(ParameterError, match="propagate_dq"):
-        Resampler(types.SimpleNamespace(shape=(4, 4)), CPU, ResampleSettings(propagate_dq=True))
+def _with_nans(exposure):
+    """Make match_nans matter: NaN in one variance, DO_NOT_USE in DQ elsewhere."""
+    exposure.var_rnoise[3, 4] = np.nan
+    exposure.dq[5, 6] |= 1
+    exposure.data[7, 8] = np.nan
+    return exposure
+
+
+def test_add_leaves_the_callers_arrays_alone(exposure):
+    _with_nans(exposure)
+    before = {name: array.copy() for name, array in exposure.arrays.items() if array is not None}
+    grid = grid_from_exposures([exposure])
+    for settings in (ResampleSettings(propagate_dq=True), ResampleSettings(enable_var=False, compute_err="driz_err")):
+        Resampler(grid, CPU, settings).add(exposure)
+    for name, array in before.items():
+        np.testing.assert_array_equal(exposure.arrays[name], array, err_msg=name)
+
+
+def test_propagated_dq_matches_drizzle(exposure):
+    """Output DQ = drizzle's: the input DQ (after match_nans) of every contributing pixel, OR-ed."""
+    from drizzle.resample import Drizzle
+
+    from gpucal.kernels.match_nans import match_nans_ref
+
+    _with_nans(exposure)
+    rng = np.random.default_rng(3)
+    exposure.dq[:] = rng.choice(np.array([0, 0, 0, 4, 16, 1 << 20, 512], np.uint32), exposure.shape)
+    grid = grid_from_exposures([exposure])
+    resampler = Resampler(grid, CPU, ResampleSettings(propagate_dq=True, weight_type="exptime"))
+    pixmap = resampler.add(exposure)
+    arrays, _ = resampler.finalize()
+    a = exposure.arrays
+    zeros = np.zeros(exposure.shape, np.float32)
+    sci, *_, dq = match_nans_ref(a["data"], a["err"], a["var_poisson"], a["var_rnoise"], zeros, a["dq"])
+    weight = np.where(dq & 513, 0, exposure.meta.exposure.measurement_time or exposure.meta.exposure.exposure_time)
+    driz = Drizzle(kernel="square", fillval="NAN", out_shape=grid.shape)
+    driz.add_image(
+        sci, exptime=1.0, pixmap=pixmap, weight_map=weight.astype(np.float32), dq=dq,
+        pixel_scale_ratio=grid.kernel_ratio, in_units="cps",
+    )  # fmt: skip
+    assert arrays["dq"].dtype == np.uint32 and np.any(arrays["dq"] & 16)
+    np.testing.assert_array_equal(arrays["dq"], driz.out_dq)
+    np.testing.assert_array_equal(arrays["wht"], driz.out_wht)
+
+
+@pytest.mark.parametrize("kernel", ["square", "turbo", "gaussian", "lanczos3", "point"])
+def test_variance_window_gives_the_full_grid_result(exposure, kernel):
+    """Drizzling the variances into the exposure's window only changes nothing (bit for bit)."""
+    from gpucal.wcs.footprint import s_region_imaging
+    from tests.factories import simple_wcs
+
+    other = small_exposure(shape=(24, 28))
+    other.meta.wcs = simple_wcs((24, 28), crval=(53.16 + 1.2 / 3600, -27.78 + 0.9 / 3600))
+    other.meta.wcsinfo.s_region = s_region_imaging(other.wcs, other.shape)
+    grid = grid_from_exposures([exposure, other], pixel_scale_ratio=0.7, rotation=25.0)
+    results = []
+    for full in (False, True):
+        resampler = Resampler(grid, CPU, ResampleSettings(kernel=kernel, pixfrac=0.8, fillval="-1"))
+        if full:
+            resampler._window = lambda pixmap, box: (0, 0, grid.shape[1], grid.shape[0])
+        else:
+            x0, y0, nx, ny = resampler._window(resampler.pixmap(exposure), (0, 27, 0, 23))
+            assert nx * ny < 0.8 * grid.shape[0] * grid.shape[1]
+        resampler.add(exposure)
+        results.append(resampler.finalize()[0])
+    for name in ("data", "wht", "err", "var_rnoise", "var_poisson", "var_flat"):
+        np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
+
+
+def test_context_grows_in_chunks_and_is_trimmed(exposure):
+    grid = grid_from_exposures([exposure])
+    resampler = Resampler(grid, CPU, ResampleSettings(enable_var=False, compute_err=None), n_inputs=1)
+    reallocations = 0
+    for _ in range(34):
+        planes = resampler.con.shape[0]
+        resampler.add(exposure)
+        reallocations += resampler.con.shape[0] != planes
+    assert reallocations == 1 and resampler.con.shape[0] == 2
+    arrays, _ = resampler.finalize()
+    assert arrays["con"].shape[0] == 2
+    covered = arrays["wht"] > 0
+    assert np.all(arrays["con"][0][covered] == -1) and np.all(arrays["con"][1][covered] == 3)
+
+
+def test_unit_weights_need_no_variances(exposure):
+    grid = grid_from_exposures([exposure])
+    with pytest.raises(ParameterError, match="weight_type"):
+        Resampler(grid, CPU, ResampleSettings(weight_type=None))
+    with pytest.raises(ParameterError, match="weight_type"):
+        Resampler(grid, CPU, ResampleSettings(weight_type="sky"))
+    resampler = Resampler(grid, CPU, ResampleSettings(weight_type=None, enable_var=False, compute_err=None))
+    exposure.dq[0, :] = 1
+    resampler.add(exposure)
+    arrays, _ = resampler.finalize()
+    assert arrays["wht"].max() <= 1.0 + 1e-6 and arrays["wht"].max() > 0.5
+
+
+def test_gpu_memory_check_counts_the_per_add_temporaries():
+    settings = ResampleSettings()
+    resampler = Resampler.__new__(Resampler)
+    resampler.settings = settings
+    assert resampler._grid_planes(33) == (2 + 2 + 6, 6)
+    resampler.settings = ResampleSettings(propagate_dq=True, enable_ctx=False, enable_var=False, compute_err=None)
+    assert resampler._grid_planes(1) == (3, 0)
 
 
 def test_gpu_without_memory_for_the_grid(monkeypatch, exposure):
@@ -98,3 +199,20 @@ def test_step_falls_back_to_the_cpu_when_the_gpu_is_too_small(monkeypatch, expos
             grid, ResampleSettings(), Device("cuda", 0, simulated=True), 1, [exposure]
         )
     assert resampler.device == CPU and calls[0].is_cuda and len(sources) == 1
+
+
+def test_i2d_carries_the_propagated_dq(exposure, tmp_path):
+    from gpucal.io.exposure import read_exposure, write_exposure
+    from gpucal.pipelines.image2.resample import ResampleStep
+    from gpucal.resample.step import build_product
+
+    step = ResampleStep(propagate_dq=True)
+    grid = grid_from_exposures([exposure])
+    resampler = Resampler(grid, CPU, ResampleSettings.from_step(step))
+    resampler.add(exposure)
+    arrays, times = resampler.finalize()
+    product = build_product(exposure, arrays, times, grid, step, [exposure])
+    path = tmp_path / "x_i2d.fits"
+    write_exposure(product, str(path))
+    np.testing.assert_array_equal(read_exposure(path).dq, arrays["dq"])
+    assert ResampleStep(weight_type="none").weight_type is None

@@ -26,8 +26,10 @@ class ResampleStep(Step):
     pixfrac: float = field(1.0, doc="drizzle pixel shrink factor", min=0.0, max=1.0)
     kernel: str = field("square", doc="drizzle kernel", choices=RESAMPLE_KERNELS)
     fillval: str = field("NAN", doc="value for output pixels without input ('NAN', 'INDEF' or a number)")
-    weight_type: str = field(
-        "ivm", doc="input weighting: inverse read-noise variance or exposure time", choices=("ivm", "exptime")
+    weight_type: str | None = field(
+        "ivm",
+        doc="input weighting: inverse read-noise variance, exposure time, or None (1 for good pixels)",
+        choices=("ivm", "exptime"),
     )
     output_shape: tuple[int, ...] | None = field(None, doc="output shape (nx, ny)", length=2, min=1)
     crpix: tuple[float, ...] | None = field(None, doc="output reference pixel (0-based x, y)", length=2)

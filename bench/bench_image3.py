@@ -1,0 +1,142 @@
+"""calwebb_image3 (skymatch, outlier_detection, resample) on simulated NIRCam dither sets: gpucal vs jwst 3.0.
+
+Usage::
+
+    python bench/bench_image3.py --exposures 4 --size 2048 [--devices cpu,cuda] [--folder DIR]
+    python bench/bench_image3.py --series 4,16,64 --size 2048 --no-jwst      # growth: time and peak RSS vs N
+    python bench/bench_image3.py --series 200 --size 128 --no-jwst
+
+Inputs are ``_cal`` files made by gpucal's image2 (equal to jwst's) from a
+simulated dither set (exposures offset by dithers; cosmic rays included).
+Each pipeline runs as a fresh Python process (import, reading, every step,
+writing every product), timed by wall clock, its peak resident memory read
+from the operating system (``wait4``'s ``ru_maxrss``). tweakreg and
+source_catalog are skipped on both sides (gpucal does not have them yet).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
+from _helpers import header  # noqa: E402
+
+STEPS = ("skymatch", "outlier_detection", "resample")
+SKIP = {"tweakreg": {"skip": True}, "source_catalog": {"skip": True}}
+
+
+def make_cals(folder, n, size, seed=7):
+    """Simulate ``n`` dithered exposures and calibrate them with gpucal image2 (CPU); returns the image3 ASN."""
+    from gpucal.io.asn import make_image3_asn, write_asn
+    from gpucal.pipelines.image2 import Image2Pipeline
+    from gpucal.sim import simulate
+    from tests.jwst_offline import image2_step_options
+
+    cal_dir = folder / f"cal_{n}x{size}"
+    asn_path = cal_dir / "image3_asn.json"
+    if asn_path.exists():
+        return asn_path
+    sim = simulate(folder / f"sim_{n}x{size}", detector="nrca1", filter="f200w", exposures=n, backgrounds=0,
+                   size=size, seed=seed)  # fmt: skip
+    steps = image2_step_options(sim.references, {"resample": {"skip": True}})
+    rates = [str(p) for p in sim.science]
+    for rate in rates:
+        Image2Pipeline.call(rate, steps=steps, device="cpu", save_results=True, output_dir=str(cal_dir))
+    names = [pathlib.Path(r).name.replace("_rate", "_cal") for r in rates]
+    shutil.rmtree(folder / f"sim_{n}x{size}", ignore_errors=True)  # the rates are no longer needed
+    return write_asn(make_image3_asn("jw00001-o001_t001_nircam_clear-f200w", names, asn_id="o001"), asn_path)
+
+
+def _measure(cmd, env=None, cwd=None):
+    """(seconds, peak RSS in MiB, output) of a child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}):\n{output[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
+def run_gpucal(asn, out, device):
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "gpucal.cli", "image3", str(asn), "--device", device, "--output-dir", str(out)]
+    seconds, rss, log = _measure(cmd, env={**os.environ, "COLUMNS": "200"})
+    times = {}
+    for match in re.finditer(r"(\w+)\s+(?:COMPLETE|SKIPPED|MIXED)\s+([0-9.]+) s", log):
+        if match.group(1) in STEPS:
+            times[match.group(1)] = float(match.group(2))
+    return {"seconds": seconds, "rss_mib": rss, "steps": times}
+
+
+def run_jwst(asn, out):
+    from tests.jwst_offline import crds_environment
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    request = {"pipeline": "Image3Pipeline", "input": str(asn), "output_dir": str(out), "steps": SKIP}
+    (out / "request.json").write_text(json.dumps(request))
+    env = {**os.environ, **crds_environment(out / "_crds")}
+    cmd = [sys.executable, str(ROOT / "tests" / "jwst_offline.py"), str(out / "request.json")]
+    seconds, rss, log = _measure(cmd, env=env)
+    times = {}
+    stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?Step (\w+) (running|done)", log, re.M)
+    begun = {}
+    for when, name, what in stamps:
+        t = datetime.datetime.strptime(when, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        if what == "running":
+            begun[name] = t
+        elif name in STEPS and name in begun:
+            times[name] = t - begun.pop(name)
+    return {"seconds": seconds, "rss_mib": rss, "steps": times}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--exposures", type=int, default=4)
+    parser.add_argument("--series", default=None, help="comma-separated N values (overrides --exposures)")
+    parser.add_argument("--devices", default="cpu")
+    parser.add_argument("--no-jwst", action="store_true")
+    parser.add_argument("--folder", default=None, help="work folder (default: a temporary one); cals are reused")
+    parser.add_argument("--json", default=None, help="also write the results as JSON here")
+    args = parser.parse_args()
+    series = [int(n) for n in args.series.split(",")] if args.series else [args.exposures]
+    env = header(f"calwebb_image3, NIRCam {args.size}x{args.size}, N = {series}", args.devices)
+    folder = pathlib.Path(args.folder or tempfile.mkdtemp(prefix="gpucal-bench3-"))
+    results = []
+    print(f"{'N':>5s} {'pipeline':14s} {'process s':>10s} {'s/exposure':>11s} {'peak MiB':>9s}"
+          + "".join(f"{s:>19s}" for s in STEPS))  # fmt: skip
+    for n in series:
+        asn = make_cals(folder, n, args.size)
+        runs = {}
+        if not args.no_jwst:
+            runs["jwst 3.0"] = run_jwst(asn, folder / "out_jwst")
+        for device in args.devices.split(","):
+            runs[f"gpucal {device}"] = run_gpucal(asn, folder / f"out_{device}", device)
+        for name, r in runs.items():
+            cells = "".join(f"{r['steps'].get(s, float('nan')):19.3f}" for s in STEPS)
+            print(f"{n:5d} {name:14s} {r['seconds']:10.2f} {r['seconds'] / n:11.3f} {r['rss_mib']:9.0f}{cells}")
+        if "jwst 3.0" in runs:
+            for name, r in runs.items():
+                if name != "jwst 3.0":
+                    print(f"#     {name}: whole process {runs['jwst 3.0']['seconds'] / r['seconds']:.1f}x faster "
+                          f"than jwst 3.0, peak memory {r['rss_mib'] / runs['jwst 3.0']['rss_mib']:.2f}x")  # fmt: skip
+        results.append({"n": n, "size": args.size, "runs": runs})
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"env": env, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

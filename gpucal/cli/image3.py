@@ -1,0 +1,84 @@
+"""``gpucal image3``: Stage 3 imaging of an image3 association or a list of ``_cal`` files."""
+
+import json
+import pathlib
+
+__all__ = ["add_parser", "run"]
+
+EPILOG = """\
+step parameters use jwst's names:
+  --steps.<step>.<parameter>=<value>     e.g. --steps.skymatch.skymethod=global+match
+                                              --steps.outlier_detection.snr="4.0 3.0"
+                                              --steps.resample.pixfrac=0.8
+steps: tweakreg, skymatch, outlier_detection, resample, source_catalog
+(tweakreg and source_catalog are not implemented yet: they are skipped, and the log says so)
+"""
+
+
+def add_parser(sub):
+    import argparse
+
+    parser = sub.add_parser(
+        "image3",
+        help="Stage 3 imaging: tweakreg, skymatch, outlier_detection, resample, source_catalog",
+        description="Combine calibrated JWST imaging exposures (_cal) into _crf files and an _i2d mosaic, "
+        "as calwebb_image3.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", type=pathlib.Path, nargs="*", help="image3 association (.json), or _cal files")
+    parser.add_argument("--output-dir", type=pathlib.Path, default=None, help="output folder (default: current folder)")
+    parser.add_argument("--output-file", default=None, help="root of the mosaic's name (default: the product name)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument(
+        "--require-gpu", action="store_true", default=None, help="fail instead of falling back to the CPU"
+    )
+    parser.add_argument(
+        "--config", type=pathlib.Path, default=None, help="jwst parameter file (ASDF/YAML) for calwebb_image3"
+    )
+    parser.add_argument(
+        "--in-memory", choices=("true", "false"), default=None,
+        help="keep outlier detection's single drizzles in memory (default true; false: row-band files)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--print-config", action="store_true", help="print every step parameter with its default and exit"
+    )
+    return parser
+
+
+def run(args):
+    from gpucal.errors import ParameterError
+    from gpucal.pipelines.config import parse_step_options
+    from gpucal.pipelines.image3.pipeline import Image3Pipeline, describe_parameters
+
+    steps, rest = parse_step_options(getattr(args, "extra", []))
+    inputs = [str(p) for p in args.input]
+    # Positional inputs after a step option arrive among the leftovers.
+    inputs += [r for r in rest if not r.startswith("-")]
+    rest = [r for r in rest if r.startswith("-")]
+    if rest:
+        raise ParameterError(f"unrecognized arguments: {' '.join(rest)}")
+    if args.print_config:
+        print(json.dumps(describe_parameters(), indent=2))
+        return 0
+    if not inputs:
+        raise ParameterError("image3: an image3 association or at least one _cal file is required")
+    kwargs = {
+        "steps": steps,
+        "device": args.device,
+        "require_gpu": args.require_gpu,
+        "save_results": True,
+        "config_file": args.config,
+        "output_file": args.output_file,
+    }
+    if args.output_dir is not None:
+        kwargs["output_dir"] = str(args.output_dir)
+    if args.in_memory is not None:
+        kwargs["in_memory"] = args.in_memory == "true"
+    source = inputs[0] if len(inputs) == 1 else inputs
+    result = Image3Pipeline.call(source, **kwargs)
+    for path in result.written:
+        print(f"wrote {path}")
+    total = sum(t for _, t, _ in result.timings)
+    print("  " + ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds, _ in result.timings) + f"  (steps {total:.3f}s)")
+    return 0

@@ -1,0 +1,257 @@
+"""calwebb_image3 for imaging: tweakreg -> skymatch -> outlier_detection -> resample -> source_catalog.
+
+The inputs form an :class:`~gpucal.io.library.ExposureLibrary`: only their
+metadata stays in memory, and each step reads one exposure's pixels at a
+time, so memory is flat in the number of exposures. Every product of the run
+(the ``_crf`` per exposure, the ``_i2d`` mosaic) is staged in a scratch folder
+inside the output folder and renamed into place only when the whole run has
+succeeded: an interrupted or failed run leaves the products of an earlier run
+as they were, and no partial file.
+"""
+
+import dataclasses
+import logging
+import os
+import pathlib
+import time
+
+from gpucal.engine import select_device
+from gpucal.errors import GpucalError, InputFileError, ParameterError
+from gpucal.io.atomic import check_writable_dir
+from gpucal.io.exposure import write_exposure
+from gpucal.io.library import ExposureLibrary
+from gpucal.pipelines.config import merge_step_params, read_parameter_file
+from gpucal.pipelines.context import RunContext
+from gpucal.pipelines.image2.resample import ResampleStep
+from gpucal.pipelines.image3.outlier_detection import OutlierDetectionStep
+from gpucal.pipelines.image3.pending import SourceCatalogStep, TweakRegStep
+from gpucal.pipelines.image3.skymatch import SkyMatchStep
+from gpucal.pipelines.progress import step_progress
+
+__all__ = ["Image3Pipeline", "Image3Result", "describe_parameters"]
+
+log = logging.getLogger("gpucal")
+_UNSET = object()
+_PIPELINE_KEYS = {"save_results", "output_dir", "output_file", "in_memory", "skip", "suffix", "input_dir", "output_ext",
+                  "output_use_model", "output_use_index", "search_output_file", "pre_hooks", "post_hooks", "class",
+                  "name"}  # fmt: skip
+
+
+@dataclasses.dataclass
+class Image3Result:
+    """What an image3 run produced.
+
+    Attributes
+    ----------
+    mosaic : gpucal.io.exposure.Exposure or None
+        The ``_i2d`` product (host arrays), or None when resample was skipped.
+    written : list of pathlib.Path
+        Every file written, in the order they were committed.
+    timings : list of (str, float, str)
+        ``(step, seconds, status)`` per step.
+    outliers : object
+        What outlier detection reported (flag counts per exposure), or None.
+    """
+
+    mosaic: object
+    written: list
+    timings: list
+    outliers: object = None
+
+
+class Image3Pipeline:
+    """Stage 3 imaging (jwst's ``calwebb_image3``).
+
+    Parameters
+    ----------
+    steps : dict, optional
+        ``{step alias: {parameter: value}}`` with jwst's names, e.g.
+        ``{"outlier_detection": {"snr": "4.0 3.0"}, "resample": {"pixfrac": 0.8}}``.
+    save_results : bool, optional
+        Write the ``_crf`` and ``_i2d`` products. Default False, as jwst's ``call``.
+    output_dir : str, optional
+        Where products go (default: the current folder).
+    output_file : str, optional
+        Root of the combined products (default: the association's product name).
+    in_memory : bool, optional
+        jwst's pipeline option; here it is the outlier step's choice of keeping the single
+        drizzles in memory (True) or in row-band files (False). Inputs are never all in memory.
+    device, require_gpu, config_file, ref_dir
+        As for :class:`~gpucal.pipelines.image2.Image2Pipeline`.
+    """
+
+    alias = "calwebb_image3"
+    jwst_class = "jwst.pipeline.calwebb_image3.Image3Pipeline"
+    STEPS = {
+        "tweakreg": TweakRegStep,
+        "skymatch": SkyMatchStep,
+        "outlier_detection": OutlierDetectionStep,
+        "resample": ResampleStep,
+        "source_catalog": SourceCatalogStep,
+    }
+
+    def __init__(
+        self, *, steps=None, save_results=_UNSET, output_dir=_UNSET, output_file=None, in_memory=_UNSET,
+        device="auto", require_gpu=None, ref_dir=None, config_file=None,
+    ):  # fmt: skip
+        file_class, file_pipeline, file_steps = (
+            ("", {}, {}) if config_file is None else read_parameter_file(config_file)
+        )
+        if file_class and "Image3Pipeline" not in file_class and "calwebb_image3" not in file_class:
+            raise ParameterError(f"{config_file}: a parameter file for {file_class}, not for calwebb_image3")
+        unknown = set(file_pipeline) - _PIPELINE_KEYS
+        if unknown:
+            raise ParameterError(f"{config_file}: unknown calwebb_image3 parameter(s) {', '.join(sorted(unknown))}")
+
+        def pick(value, name, default):
+            return value if value is not _UNSET else file_pipeline.get(name, default)
+
+        self.save_results = bool(pick(save_results, "save_results", False))
+        self.output_dir = pathlib.Path(pick(output_dir, "output_dir", None) or ".")
+        self.output_file = output_file or file_pipeline.get("output_file")
+        self.in_memory = bool(pick(in_memory, "in_memory", True))
+        self.device = select_device(device, require_gpu=require_gpu)
+        self.ref_dir = ref_dir
+        user_steps = {k: dict(v) for k, v in (steps or {}).items()}
+        for name in set(user_steps) | set(file_steps):
+            if name not in self.STEPS:
+                raise ParameterError(f"unknown step {name!r} (calwebb_image3 steps: {', '.join(self.STEPS)})")
+        merged = merge_step_params(file_steps, user_steps)
+        # jwst: the pipeline's in_memory wins over the outlier step's.
+        merged.setdefault("outlier_detection", {})["in_memory"] = self.in_memory
+        self.steps = {name: cls.from_dict(merged.get(name, {})) for name, cls in self.STEPS.items()}
+
+    @classmethod
+    def call(cls, input, **kwargs):
+        """Run the pipeline on an image3 association, a ``_cal`` file or a list of them; returns an Image3Result."""
+        return cls(**kwargs).run(input)
+
+    def run(self, input):
+        """Run every step; commit the products only when all succeeded."""
+        start = time.perf_counter()
+        if self.save_results:
+            check_writable_dir(self.output_dir)
+            scratch_parent = self.output_dir
+        else:
+            scratch_parent = None
+        library = ExposureLibrary.open(input, scratch_parent)
+        try:
+            return self._run(library, start)
+        except Exception as exc:
+            _reraise_device_oom(exc, input, self.device)
+            raise
+        finally:
+            library.close()
+
+    def _run(self, library, start):
+        check_inputs(library)
+        name = self.output_file or library.product_name
+        ctx = RunContext(self.device, self.output_dir, name, ref_dir=self.ref_dir, asn_pool=library.asn_pool,
+                         asn_table=library.asn_table)  # fmt: skip
+        log.info("calwebb_image3: %d exposures in %d groups on %s -> %s", len(library), len(library.group_names),
+                 self.device, name)  # fmt: skip
+        library.product_name = name
+        steps = self.steps
+        steps["tweakreg"].run(library, ctx)
+        steps["skymatch"].run(library, ctx)
+        steps["outlier_detection"].run(library, ctx)
+        mosaic = self._resample(steps["resample"], library, ctx)
+        if mosaic is not None and mosaic.meta.cal_step.resample == "COMPLETE":
+            steps["source_catalog"].run(mosaic, ctx)
+        written = self._commit(library, mosaic, ctx) if self.save_results else []
+        elapsed = time.perf_counter() - start
+        summary = ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds, _ in ctx.timings)
+        log.info("calwebb_image3: %s done in %.3f s (%s)", name, elapsed, summary)
+        return Image3Result(mosaic, written, list(ctx.timings), getattr(ctx, "outlier_result", None))
+
+    def _resample(self, step, library, ctx):
+        """The mosaic (jwst's ResampleStep on the library)."""
+        from gpucal.resample.mosaic import resample_library
+
+        if step.skip:
+            log.info("resample: skipped")
+            ctx.timings.append((step.alias, 0.0, "skipped"))
+            return None
+        if step.single:
+            raise ParameterError(
+                "resample: single=true writes one drizzle per exposure group; in image3 use "
+                "--steps.outlier_detection.save_intermediate_results=true to get them"
+            )
+        begin = time.perf_counter()
+        with step_progress(step.alias, len(library)) as advance:
+            mosaic = resample_library(step, library, ctx.device, allocator=_host_allocator(ctx.device),
+                                      progress=advance)  # fmt: skip
+        ctx.finalize(mosaic)
+        elapsed = time.perf_counter() - begin
+        ctx.timings.append((step.alias, elapsed, "COMPLETE"))
+        log.info("%-18s %-9s %8.3f s", step.alias, "COMPLETE", elapsed)
+        return mosaic
+
+    def _commit(self, library, mosaic, ctx):
+        """Write the mosaic into the scratch folder, then rename every product into place."""
+        staged = []
+        if mosaic is not None:
+            path = library.scratch / f"{ctx.product_name}_i2d.fits"
+            write_exposure(mosaic, path)
+            staged.append((path, self.output_dir / path.name))
+        if library[0].meta.cal_step.outlier_detection == "COMPLETE":
+            for member in library:
+                staged.append((member.path, library.crf_path(member, self.output_dir)))
+        for path, name in getattr(ctx, "intermediate", ()):
+            staged.append((path, self.output_dir / name))
+        written = []
+        for source, target in staged:
+            os.replace(source, target)
+            written.append(target)
+            log.info("wrote %s", target)
+        return written
+
+
+def check_inputs(library):
+    """Refuse inputs image3 cannot combine, naming the file (jwst fails later and less clearly)."""
+    first = library[0]
+    config = _configuration(first)
+    for member in library:
+        meta = member.meta
+        if len(member.shape) != 2:
+            raise InputFileError(f"{member.source}: image3 takes 2-D _cal images; this one has shape {member.shape}")
+        if member.wcs is None:
+            raise InputFileError(f"{member.source}: no WCS (meta.wcs); run image2's assign_wcs first")
+        if str(meta.cal_step.photom or "").upper() != "COMPLETE":
+            raise InputFileError(
+                f"{member.source}: photom has not been applied (S_PHOTOM={meta.cal_step.photom}); "
+                "image3 takes calibrated _cal files, not _rate files"
+            )
+        if _configuration(member) != config:
+            raise InputFileError(
+                f"{member.source}: {'/'.join(map(str, _configuration(member)))} cannot be combined with "
+                f"{first.source.name} ({'/'.join(map(str, config))}): one instrument, filter and pupil per image3 run"
+            )
+
+
+def _configuration(member):
+    inst = member.meta.instrument
+    return (str(inst.name or "").upper(), str(inst.filter or "").upper(), str(inst.pupil or "").upper())
+
+
+def _host_allocator(device):
+    if device.uses_cupy:
+        import cupyx
+
+        return cupyx.empty_pinned
+    return None
+
+
+def _reraise_device_oom(exc, input, device):
+    if type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.startswith("cupy"):
+        raise GpucalError(f"{input}: GPU {device} ran out of memory ({exc}); use --device cpu") from exc
+
+
+def describe_parameters():
+    """All step parameters with their defaults, as a jwst-style parameter dict (``--print-config``)."""
+    pipeline = Image3Pipeline()
+    return {
+        "class": Image3Pipeline.jwst_class, "name": "Image3Pipeline",
+        "parameters": {"save_results": False, "output_dir": None, "in_memory": True},
+        "steps": [{"class": s.jwst_class, "name": a, "parameters": s.to_dict()} for a, s in pipeline.steps.items()],
+    }  # fmt: skip
