@@ -121,13 +121,18 @@ def main():
     for n in series:
         asn = make_cals(folder, n, args.size)
         runs = {}
-        if not args.no_jwst:
-            runs["jwst 3.0"] = run_jwst(asn, folder / "out_jwst")
+        jobs = [] if args.no_jwst else [("jwst 3.0", lambda a=asn: run_jwst(a, folder / "out_jwst"))]
         for device in args.devices.split(","):
-            runs[f"gpucal {device}"] = run_gpucal(asn, folder / f"out_{device}", device)
-        for name, r in runs.items():
+            jobs.append((f"gpucal {device}", lambda d=device, a=asn: run_gpucal(a, folder / f"out_{d}", d)))
+        for name, job in jobs:
+            try:
+                r = runs[name] = job()
+            except RuntimeError as exc:  # report and go on with the other pipelines
+                print(f"{n:5d} {name:14s} FAILED: {str(exc)[-1500:]}", flush=True)
+                continue
             cells = "".join(f"{r['steps'].get(s, float('nan')):19.3f}" for s in STEPS)
-            print(f"{n:5d} {name:14s} {r['seconds']:10.2f} {r['seconds'] / n:11.3f} {r['rss_mib']:9.0f}{cells}")
+            print(f"{n:5d} {name:14s} {r['seconds']:10.2f} {r['seconds'] / n:11.3f} {r['rss_mib']:9.0f}{cells}",
+                  flush=True)  # fmt: skip
         if "jwst 3.0" in runs:
             for name, r in runs.items():
                 if name != "jwst 3.0":

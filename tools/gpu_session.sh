@@ -8,7 +8,7 @@
 #     bash tools/gpu_session.sh                      # every stage
 #     bash tools/gpu_session.sh tier kernels bitwise # only these (setup and info always run)
 #
-# Stages, in the order they run: tier, kernels, bitwise, bench2, kbench, bench2x4 (correctness first;
+# Stages, in the order they run: tier, bench3, bitwise3, kernels, bitwise, bench2, kbench, bench2x4 (correctness first;
 # BUDGET_S, default 480 s, cuts the last ones short rather than overrun the device call).
 # Each stage has its own timeout, logs to $OUT/logs/<stage>.log, and a failure does not stop the
 # others. $OUT gets: summary.txt, logs.tar.gz, bench_image2.json, bench_image2_x4.json,
@@ -95,7 +95,7 @@ say "$(grep -m1 '^nvvm:' "$LOGS/info.log")"
 say "info: rc=$INFO_RC"
 
 # ---- stages -----------------------------------------------------------------------------
-ALL="tier kernels bench3 bitwise3 bitwise bench2 kbench bench2x4"
+ALL="tier bench3 bitwise3 kernels bitwise bench2 kbench bench2x4"
 # Sizes and devices (overridable, e.g. for a dry run without a GPU: BW_RUNS=cpu,cpu BW_SIZE=256 B2_SIZE=256).
 B2_SIZE=${B2_SIZE:-2048}
 B2_DEVICES=${B2_DEVICES:-cpu,cuda}
@@ -108,7 +108,7 @@ ORDER=()
 
 # Whole-script deadline (seconds from the start): each stage's timeout is cut to what is left, and a
 # stage with under 30 s left is skipped (rc=skip), so the script ends inside the device call's limit.
-BUDGET_S=${BUDGET_S:-540}
+BUDGET_S=${BUDGET_S:-550}
 
 stage() {  # stage NAME TIMEOUT_S COMMAND...
     local name=$1 limit=$2
@@ -131,16 +131,7 @@ stage() {  # stage NAME TIMEOUT_S COMMAND...
 }
 
 # (a) the GPU test tier: real-hardware tests (skipped without a GPU).
-stage tier 200 python3 -m pytest tests/gpu -m gpu -x -q -p no:cacheprovider --durations=5
-
-# (b) kernel parity and engine tests: CUDA forms on the real GPU (tests/conftest.py picks it), PTX tier.
-# Numba compiles each kernel form single-threaded (most of this stage's time): pytest-xdist workers (in the
-# device image) compile in parallel; KERNELS_WORKERS=0 runs it in one process.
-KERNELS_WORKERS=${KERNELS_WORKERS:-4}
-XDIST=()
-if [ "$KERNELS_WORKERS" -gt 1 ] && python3 -c 'import xdist' 2>/dev/null; then XDIST=(-n "$KERNELS_WORKERS"); fi
-KERNEL_TESTS=${KERNEL_TESTS:-tests/kernels/test_parity.py tests/kernels/test_blot.py tests/engine}
-stage kernels 200 python3 -m pytest $KERNEL_TESTS -q -p no:cacheprovider --durations=10 "${XDIST[@]}"
+stage tier 220 python3 -m pytest tests/gpu -m gpu -q -p no:cacheprovider --durations=5
 
 # (b2) image3 benchmark: 4 full-frame exposures, gpucal cpu and cuda beside jwst 3.0 (whole processes, peak RSS).
 B3_SIZE=${B3_SIZE:-2048}
@@ -151,6 +142,16 @@ stage bench3 200 python3 bench/bench_image3.py --size "$B3_SIZE" --exposures 4 -
 stage bitwise3 120 python3 tools/gpu_bitwise3.py "$WORK/b3/cal_4x$B3_SIZE/image3_asn.json" --folder "$WORK/bw3" \
     --json "$OUT/bitwise3.json"
 rm -rf "$WORK/b3" "$WORK/bw3"
+
+# (b) kernel parity and engine tests: CUDA forms on the real GPU (tests/conftest.py picks it), PTX tier.
+# Numba compiles each kernel form single-threaded (most of this stage's time): pytest-xdist workers (in the
+# device image) compile in parallel; KERNELS_WORKERS=0 runs it in one process.
+KERNELS_WORKERS=${KERNELS_WORKERS:-4}
+XDIST=()
+if [ "$KERNELS_WORKERS" -gt 1 ] && python3 -c 'import xdist' 2>/dev/null; then XDIST=(-n "$KERNELS_WORKERS"); fi
+KERNEL_TESTS=${KERNEL_TESTS:-tests/kernels/test_parity.py tests/kernels/test_blot.py tests/engine}
+stage kernels 200 python3 -m pytest $KERNEL_TESTS -q -p no:cacheprovider --durations=10 "${XDIST[@]}"
+
 
 # (c) bitwise: cuda twice (separate processes) must match bit for bit; cuda vs cpu reported.
 stage bitwise 150 python3 tools/gpu_bitwise.py --runs "$BW_RUNS" --size "$BW_SIZE" --folder "$WORK/bw" \

@@ -136,7 +136,8 @@ def _image3(console, sim, outdir, device):
     mosaic = result.mosaic
     flagged = result.outliers.n_flagged if result.outliers is not None else 0
     covered = int(np.count_nonzero(mosaic.wht > 0)) if mosaic is not None else 0
+    ny, nx = mosaic.data.shape
     console.print(
-        f"image3: {len(names)} exposures combined in {elapsed:.1f} s; mosaic {mosaic.data.shape[1]}x{mosaic.data.shape[0]} "
-        f"({covered} pixels covered), {flagged} outlier pixels flagged; products in {outdir / 'image3'}"
+        f"image3: {len(names)} exposures combined in {elapsed:.1f} s; mosaic {nx}x{ny} ({covered} pixels covered), "
+        f"{flagged} outlier pixels flagged; products in {outdir / 'image3'}"
     )

@@ -65,6 +65,7 @@ def run(args):
         "require_gpu": args.require_gpu,
         "save_results": True,
         "config_file": args.config,
+        "keep_arrays": False,  # memory flat in the number of products: arrays released once written
     }
     if args.output_dir is not None:
         kwargs["output_dir"] = str(args.output_dir)

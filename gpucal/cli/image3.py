@@ -80,5 +80,6 @@ def run(args):
     for path in result.written:
         print(f"wrote {path}")
     total = sum(t for _, t, _ in result.timings)
-    print("  " + ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds, _ in result.timings) + f"  (steps {total:.3f}s)")
+    steps = ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds, _ in result.timings)
+    print(f"  {steps}  (steps {total:.3f}s)")
     return 0

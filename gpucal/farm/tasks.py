@@ -70,7 +70,8 @@ def _process(path, name, options):
     try:
         result = _pipeline(name, options).run(path)
     except Exception as exc:  # one bad input must not stop the farm
-        return FarmTask(str(path), False, [], time.perf_counter() - start, [], f"{exc.__class__.__name__}: {exc}", worker)
+        error = f"{exc.__class__.__name__}: {exc}"
+        return FarmTask(str(path), False, [], time.perf_counter() - start, [], error, worker)
     written, timings = _outcome(result)
     return FarmTask(str(path), True, written, time.perf_counter() - start, timings, "", worker)
 
@@ -108,6 +109,8 @@ def run_many(pipeline, inputs, *, client=None, output_dir=".", steps=None, devic
         "output_dir": str(pathlib.Path(output_dir).resolve()), "ref_dir": None if ref_dir is None else str(ref_dir),
         "config_file": None if config_file is None else str(config_file),
     }  # fmt: skip
+    if pipeline == "image2":
+        options["keep_arrays"] = False  # a worker's memory stays flat however many exposures an input holds
     # Fail fast on bad parameters, before any task is sent.
     _pipeline_class(pipeline)(**{**options, "device": "cpu", "require_gpu": False})
     paths = [str(pathlib.Path(p).resolve()) for p in inputs]

@@ -136,7 +136,7 @@ class SkyStats:
         flat_mask = mask.reshape(-1)
         if not bool(flat_mask.any()):
             raise SkyStatsUndefined("Not enough data points to compute statistics.")
-        first = np.float32(data.reshape(-1)[int(xp.argmax(flat_mask))])
+        first = np.float32(_host(data.reshape(-1)[int(xp.argmax(flat_mask))]))
 
         full = _host(moments(data, mask, np.float32(-np.inf), np.float32(np.inf)))
         gmin, gmax = np.float32(full[2]), np.float32(full[3])

@@ -86,3 +86,48 @@ def test_gpu_drizzle_is_bitwise_reproducible(observation, tmp_path):
     with fits.open(first) as a, fits.open(second) as b:
         for ext in ("SCI", "ERR", "WHT", "CON"):
             np.testing.assert_array_equal(a[ext].data, b[ext].data, err_msg=ext)
+
+
+@pytest.fixture(scope="module")
+def image3_asn(tmp_path_factory):
+    from gpucal.io.asn import make_image3_asn, write_asn
+    from gpucal.pipelines.image2 import Image2Pipeline
+    from gpucal.sim import simulate
+
+    root = tmp_path_factory.mktemp("gpu_image3")
+    sim = simulate(root / "sim", exposures=3, backgrounds=0, size=512, seed=5)
+    ref_dir = str(next(iter(sim.references.values())).parent)
+    names = []
+    for rate in sim.science:
+        Image2Pipeline.call(str(rate), device="cpu", save_results=True, output_dir=str(root / "cal"), ref_dir=ref_dir,
+                            steps={"resample": {"skip": True}})  # fmt: skip
+        names.append(rate.name.replace("_rate", "_cal"))
+    return write_asn(make_image3_asn("gpu_mosaic", names, asn_id="o001"), root / "cal" / "image3_asn.json")
+
+
+def test_image3_on_gpu_matches_cpu(image3_asn, tmp_path):
+    from astropy.io import fits
+
+    from gpucal.pipelines.image3 import Image3Pipeline
+
+    runs = {}
+    for device in ("cpu", "cuda"):
+        runs[device] = Image3Pipeline.call(str(image3_asn), device=device, save_results=True,
+                                           output_dir=str(tmp_path / device))  # fmt: skip
+    names = sorted(p.name for p in runs["cpu"].written)
+    assert names == sorted(p.name for p in runs["cuda"].written)
+    assert runs["cpu"].outliers.n_flagged > 0
+    for name in names:
+        with fits.open(tmp_path / "cpu" / name) as a, fits.open(tmp_path / "cuda" / name) as b:
+            assert a[0].header.get("BKGLEVEL") == pytest.approx(b[0].header.get("BKGLEVEL"), rel=1e-5, abs=1e-7)
+            if name.endswith("_crf.fits"):
+                flags_a, flags_b = (a["DQ"].data & 16) > 0, (b["DQ"].data & 16) > 0
+                assert np.count_nonzero(flags_a != flags_b) <= max(1, 0.001 * flags_a.sum()), name
+                np.testing.assert_array_equal(a["DQ"].data & ~np.uint32(17), b["DQ"].data & ~np.uint32(17))
+                continue
+            np.testing.assert_array_equal(a["CON"].data, b["CON"].data)
+            for ext in ("SCI", "WHT", "ERR", "VAR_RNOISE", "VAR_POISSON", "VAR_FLAT"):
+                x, y = a[ext].data, b[ext].data
+                np.testing.assert_array_equal(np.isnan(x), np.isnan(y), err_msg=ext)
+                good = np.isfinite(x)
+                np.testing.assert_allclose(y[good], x[good], rtol=1e-4, atol=1e-6, err_msg=ext)

@@ -5,7 +5,7 @@ import pytest
 
 from gpucal.errors import ParameterError
 from gpucal.kernels.blot import blot_cpu, blot_ref
-from tests.conftest import Backend
+from tests.conftest import REAL_GPU, Backend
 from tests.kernels.cases_drizzle import make_pixmap
 
 resample = pytest.importorskip("drizzle.resample")
@@ -24,6 +24,13 @@ def test_blot_matches_c_engine(form, fillval, iscale):
     c_pixmap = np.where(np.isnan(pixmap), -1.0, pixmap)  # what stcal's gwcs_blot passes
     resample.blot_image(median, c_pixmap, out_img=expected, fillval=fillval, iscale=iscale, interp="linear")
     actual = Backend(form).run("blot", median, pixmap, fillval, iscale)
+    if form == "cuda" and REAL_GPU:
+        # NVVM contracts the bilinear sums into fused multiply-adds: measured on an H200, ~20 % of the
+        # pixels move by one float32 ulp (never more). The numpy, numba and simulated forms are exact.
+        np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+        finite = np.isfinite(expected)
+        np.testing.assert_array_max_ulp(actual[finite], expected[finite], maxulp=1)
+        return
     np.testing.assert_array_equal(actual, expected)
 
 

@@ -267,3 +267,23 @@ def test_dither_set_in_one_association_matches_single_runs(tmp_path, steps):
         for name in alone.arrays:
             np.testing.assert_array_equal(result.arrays[name], alone.arrays[name], err_msg=name)
         np.testing.assert_array_equal(read_exposure(result.written[0]).data, alone.data)
+
+
+def test_written_products_release_their_arrays_when_asked(tmp_path, steps):
+    """keep_arrays=False (the command line's choice): results carry paths and meta, not N exposures' arrays."""
+    from gpucal.io.asn import Association, Member, Product
+
+    products = []
+    for k in (1, 2, 3):
+        rate = write_small_rate(tmp_path, name=f"jw01345001001_02101_0000{k}_nrca1_rate.fits", seed=20 + k)
+        products.append(Product(rate.name.replace("_rate.fits", ""), [Member(rate.name, "science")]))
+    asn = write_asn(Association("image2", "o001", products), tmp_path / "three_asn.json")
+    kept = Image2Pipeline.call(str(asn), steps=steps, device="cpu", save_results=True, output_dir=str(tmp_path / "a"))
+    light = Image2Pipeline.call(str(asn), steps=steps, device="cpu", save_results=True, output_dir=str(tmp_path / "b"),
+                                keep_arrays=False)  # fmt: skip
+    assert all(r.arrays for r in kept) and not any(r.arrays for r in light)
+    for full, lean in zip(kept, light, strict=True):
+        assert lean.meta.filename == full.meta.filename and [p.name for p in lean.written] == [p.name for p in full.written]
+        np.testing.assert_array_equal(read_exposure(lean.written[0]).data, full.data)
+    with pytest.raises(ParameterError, match="keep_arrays"):
+        Image2Pipeline(keep_arrays=False)

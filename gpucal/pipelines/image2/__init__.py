@@ -5,6 +5,6 @@ from gpucal.pipelines.image2.bkg_subtract import BackgroundStep
 from gpucal.pipelines.image2.flat_field import FlatFieldStep
 from gpucal.pipelines.image2.photom import PhotomStep
 from gpucal.pipelines.image2.pipeline import Image2Pipeline
-from gpucal.pipelines.image2.resample import ResampleStep
+from gpucal.pipelines.resample import ResampleStep
 
 __all__ = ["AssignWcsStep", "BackgroundStep", "FlatFieldStep", "Image2Pipeline", "PhotomStep", "ResampleStep"]

@@ -25,7 +25,7 @@ from gpucal.pipelines.image2.bkg_subtract import BackgroundStep
 from gpucal.pipelines.image2.defaults import image2_exposure_defaults
 from gpucal.pipelines.image2.flat_field import FlatFieldStep
 from gpucal.pipelines.image2.photom import PhotomStep
-from gpucal.pipelines.image2.resample import ResampleStep
+from gpucal.pipelines.resample import ResampleStep
 
 __all__ = ["Image2Pipeline", "describe_parameters"]
 
@@ -65,6 +65,13 @@ class Image2Pipeline:
         Local reference folder (default ``$GPUCAL_REF_DIR``).
     config_file : str, optional
         A jwst parameter file (ASDF or YAML) for this pipeline.
+    keep_arrays : bool, optional
+        Keep every calibrated exposure's arrays in the returned results (default True, as jwst's
+        ``call`` returns the models). That costs one exposure's arrays per product (about 120 MB for a
+        full-frame NIRCam ``_cal``) until the results are dropped, so a run over a large association
+        should pass ``keep_arrays=False`` with ``save_results=True``: each exposure's arrays are then
+        released as soon as its products are written, and the results carry the meta, the written
+        paths and the timings (the command line does this).
     """
 
     alias = "calwebb_image2"
@@ -81,7 +88,7 @@ class Image2Pipeline:
 
     def __init__(
         self, *, steps=None, save_results=_UNSET, save_bsub=_UNSET, output_dir=_UNSET, output_file=None,
-        device="auto", require_gpu=None, ref_dir=None, config_file=None,
+        device="auto", require_gpu=None, ref_dir=None, config_file=None, keep_arrays=True,
     ):  # fmt: skip
         file_class, file_pipeline, file_steps = (
             ("", {}, {}) if config_file is None else read_parameter_file(config_file)
@@ -103,6 +110,9 @@ class Image2Pipeline:
         self.output_file = output_file or file_pipeline.get("output_file")
         self.device = select_device(device, require_gpu=require_gpu)
         self.ref_dir = ref_dir
+        self.keep_arrays = bool(keep_arrays)
+        if not self.keep_arrays and not self.save_results:
+            raise ParameterError("keep_arrays=False without save_results would discard every result")
         user_steps = {k: dict(v) for k, v in (steps or {}).items()}
         for name in set(user_steps) | set(file_steps):
             if name not in self.STEPS:
@@ -180,7 +190,7 @@ class Image2Pipeline:
             self.output_file = None
         if len(products) == 1:
             name, science, backgrounds, pool, table = products[0]
-            return [self._run_product(name, self._read(science), science, backgrounds, pool, table)]
+            return [self._release(self._run_product(name, self._read(science), science, backgrounds, pool, table))]
         results, writes = [], []
         with ThreadPoolExecutor(1, thread_name_prefix="gpucal-read") as reader, ThreadPoolExecutor(1, thread_name_prefix="gpucal-write") as writer:
             upcoming = reader.submit(self._read, products[0][1])
@@ -188,12 +198,20 @@ class Image2Pipeline:
                 exposure = upcoming.result()
                 if k + 1 < len(products):
                     upcoming = reader.submit(self._read, products[k + 1][1])
-                results.append(self._run_product(name, exposure, science, backgrounds, pool, table, writer=writer, writes=writes))
+                result = self._run_product(name, exposure, science, backgrounds, pool, table, writer=writer, writes=writes)
+                results.append(self._release(result))
+                del exposure, result
             for future in writes:
                 future.result()
         for result in results:
             result.written = [p.result() if hasattr(p, "result") else p for p in result.written]
         return results
+
+    def _release(self, result):
+        """Drop a written exposure's arrays unless the caller asked to keep them (memory flat in N)."""
+        if not self.keep_arrays:
+            result.arrays = {}
+        return result
 
     def _run_product(self, name, exposure, science, backgrounds, pool, table, *, writer=None, writes=None):
         start = time.perf_counter()

@@ -5,4 +5,11 @@ from gpucal.pipelines.image3.pending import SourceCatalogStep, TweakRegStep
 from gpucal.pipelines.image3.pipeline import Image3Pipeline, Image3Result
 from gpucal.pipelines.image3.skymatch import SkyMatchStep
 
-__all__ = ["Image3Pipeline", "Image3Result", "OutlierDetectionStep", "SkyMatchStep", "SourceCatalogStep", "TweakRegStep"]
+__all__ = [
+    "Image3Pipeline",
+    "Image3Result",
+    "OutlierDetectionStep",
+    "SkyMatchStep",
+    "SourceCatalogStep",
+    "TweakRegStep",
+]

@@ -1,7 +1,12 @@
-"""resample (image2): the per-exposure ``_i2d`` (jwst ``ResampleStep``).
+"""resample: jwst's ``ResampleStep``, shared by image2 (one exposure's ``_i2d``) and image3 (the mosaic).
 
-The parameters are jwst's; the drizzle engine lives in
-:mod:`gpucal.resample`.
+The parameters are jwst's; the drizzle engine lives in :mod:`gpucal.resample`.
+Three of jwst's parameters have nothing to choose in gpucal and say so:
+``in_memory`` (inputs are always read one at a time, never all held),
+``blendheaders`` (jwst turns it off for a single input, as in image2; image3's
+mosaic carries the first input's metadata and no HDRTAB table: logged), and
+``pixmap_order`` (used only with ``pixmap_stepsize > 1``; gpucal always
+evaluates the exact pixel map, which is faster than jwst's sampled one).
 """
 
 import dataclasses
@@ -38,9 +43,9 @@ class ResampleStep(Step):
     pixel_scale_ratio: float = field(1.0, doc="output/input pixel scale ratio", min=0.0)
     pixel_scale: float | None = field(None, doc="output pixel scale (arcsec)", min=0.0)
     output_wcs: str = field("", doc="ASDF file holding the output WCS")
-    single: bool = field(False, doc="resample each input separately (outlier detection)")
-    blendheaders: bool = field(True, doc="blend input metadata into the output")
-    in_memory: bool = field(True, doc="keep inputs in memory")
+    single: bool = field(False, doc="resample each input separately, ERR drizzled directly (no variances)")
+    blendheaders: bool = field(True, doc="blend input metadata into the output (no HDRTAB in gpucal)")
+    in_memory: bool = field(True, doc="no effect: gpucal reads inputs one at a time")
     good_bits: str = field("~DO_NOT_USE+NON_SCIENCE", doc="DQ bits treated as good")
     enable_ctx: bool = field(True, doc="compute the context (CON) array")
     enable_err: bool = field(True, doc="compute ERR and variance arrays")
@@ -50,6 +55,7 @@ class ResampleStep(Step):
     pixmap_order: int = field(1, doc="spline order for a sampled pixel map", min=1, max=3)
 
     def process(self, exposure, ctx):
+        """image2: drizzle one exposure onto its own grid (image3 calls :mod:`gpucal.resample.mosaic`)."""
         from gpucal.resample.step import resample_exposure
 
         return resample_exposure(self, exposure, ctx)
