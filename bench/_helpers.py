@@ -65,3 +65,36 @@ def make_cal_like(shape=(2048, 2048), seed=0):
     }
     arrays["dq"] = rng.integers(0, 4, shape, dtype=np.uint32)
     return arrays
+
+
+def run_measured(cmd, env=None, cwd=None):
+    """Run ``cmd``; return ``(wall seconds, peak resident MiB, combined output)``.
+
+    The peak is the child's own ``VmHWM`` (polled from ``/proc`` until it exits),
+    not ``wait4``'s ``ru_maxrss``: the latter also counts the pages the child
+    shared with this (possibly large) benchmark process between fork and exec.
+    """
+    import subprocess
+    import threading
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    peak_kib = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peak_kib = max(peak_kib, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    reader.join()
+    seconds = time.perf_counter() - start
+    output = "".join(chunks)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}):\n{output[-3000:]}")
+    return seconds, peak_kib / 1024, output

@@ -7,7 +7,7 @@ Usage::
 One simulated NIRCam exposure is calibrated into ``N`` products of one image2
 association (the same ``_rate`` file under N names, no backgrounds, resample
 skipped), each pipeline run a fresh ``gpucal image2`` process whose peak
-resident memory is read from ``wait4``'s ``ru_maxrss``. Flat means the peak
+resident memory is the child's own ``VmHWM``. Flat means the peak
 does not grow with N (the issue asks for within 10 %).
 """
 
@@ -16,19 +16,17 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
-from _helpers import header  # noqa: E402
+from _helpers import header, run_measured  # noqa: E402
 
 
 def make_association(folder, n, size):
     """An image2 association of ``n`` products, each a hard link to one simulated ``_rate`` file."""
-    from gpucal.io.asn import make_image2_asn, write_asn
+    from gpucal.io.asn import make_image2_asn
     from gpucal.sim import simulate
 
     base = folder / f"sim{size}"
@@ -54,15 +52,9 @@ def run(asn, refs, out, device):
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "gpucal.cli", "-q", "image2", str(asn), "--device", device, "--output-dir", str(out),
            "--ref-dir", str(refs), "--steps.resample.skip=true"]  # fmt: skip
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(output[-3000:])
-    seconds = time.perf_counter() - start
+    seconds, rss, _ = run_measured(cmd)
     shutil.rmtree(out, ignore_errors=True)
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, rss
 
 
 def main():

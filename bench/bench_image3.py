@@ -10,7 +10,8 @@ Inputs are ``_cal`` files made by gpucal's image2 (equal to jwst's) from a
 simulated dither set (exposures offset by dithers; cosmic rays included).
 Each pipeline runs as a fresh Python process (import, reading, every step,
 writing every product), timed by wall clock, its peak resident memory read
-from the operating system (``wait4``'s ``ru_maxrss``). tweakreg and
+from the operating system (the child's own ``VmHWM``). The ``_cal`` inputs are
+made in a separate process, so that the benchmark process itself stays small. tweakreg and
 source_catalog are skipped on both sides (gpucal does not have them yet).
 """
 
@@ -24,11 +25,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
-from _helpers import header  # noqa: E402
+from _helpers import header, run_measured  # noqa: E402
 
 STEPS = ("skymatch", "outlier_detection", "resample")
 SKIP = {"tweakreg": {"skip": True}, "source_catalog": {"skip": True}}
@@ -56,23 +56,12 @@ def make_cals(folder, n, size, seed=7):
     return write_asn(make_image3_asn("jw00001-o001_t001_nircam_clear-f200w", names, asn_id="o001"), asn_path)
 
 
-def _measure(cmd, env=None, cwd=None):
-    """(seconds, peak RSS in MiB, output) of a child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} failed ({proc.returncode}):\n{output[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, output
-
-
-def run_gpucal(asn, out, device):
+def run_gpucal(asn, out, device, skymethod=None):
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "gpucal.cli", "image3", str(asn), "--device", device, "--output-dir", str(out)]
-    seconds, rss, log = _measure(cmd, env={**os.environ, "COLUMNS": "200"})
+    cmd = [sys.executable, "-m", "gpucal.cli", "image3", str(asn), "--device", device, "--output-dir", str(out),
+           *(f"--steps.{step}.skip=true" for step in SKIP),
+           *([f"--steps.skymatch.skymethod={skymethod}"] if skymethod else [])]  # fmt: skip
+    seconds, rss, log = run_measured(cmd, env={**os.environ, "COLUMNS": "200"})
     times = {}
     for match in re.finditer(r"(\w+)\s+(?:COMPLETE|SKIPPED|MIXED)\s+([0-9.]+) s", log):
         if match.group(1) in STEPS:
@@ -89,7 +78,7 @@ def run_jwst(asn, out):
     (out / "request.json").write_text(json.dumps(request))
     env = {**os.environ, **crds_environment(out / "_crds")}
     cmd = [sys.executable, str(ROOT / "tests" / "jwst_offline.py"), str(out / "request.json")]
-    seconds, rss, log = _measure(cmd, env=env)
+    seconds, rss, log = run_measured(cmd, env=env)
     times = {}
     stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?Step (\w+) (running|done)", log, re.M)
     begun = {}
@@ -111,6 +100,8 @@ def main():
     parser.add_argument("--no-jwst", action="store_true")
     parser.add_argument("--folder", default=None, help="work folder (default: a temporary one); cals are reused")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
+    parser.add_argument("--skymethod", default=None, help="gpucal's skymatch method (default jwst's 'match', O(N^2) "
+                        "when every exposure overlaps every other; 'local' is O(N))")  # fmt: skip
     args = parser.parse_args()
     series = [int(n) for n in args.series.split(",")] if args.series else [args.exposures]
     env = header(f"calwebb_image3, NIRCam {args.size}x{args.size}, N = {series}", args.devices)
@@ -119,11 +110,16 @@ def main():
     print(f"{'N':>5s} {'pipeline':14s} {'process s':>10s} {'s/exposure':>11s} {'peak MiB':>9s}"
           + "".join(f"{s:>19s}" for s in STEPS))  # fmt: skip
     for n in series:
-        asn = make_cals(folder, n, args.size)
+        asn = folder / f"cal_{n}x{args.size}" / "image3_asn.json"
+        if not asn.exists():  # simulate and calibrate in a child process: this one must not grow
+            code = f"import pathlib, bench_image3 as b; b.make_cals(pathlib.Path({str(folder)!r}), {n}, {args.size})"
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT / "bench"),
+                           env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"})  # fmt: skip
         runs = {}
         jobs = [] if args.no_jwst else [("jwst 3.0", lambda a=asn: run_jwst(a, folder / "out_jwst"))]
         for device in args.devices.split(","):
-            jobs.append((f"gpucal {device}", lambda d=device, a=asn: run_gpucal(a, folder / f"out_{d}", d)))
+            jobs.append((f"gpucal {device}",
+                         lambda d=device, a=asn: run_gpucal(a, folder / f"out_{d}", d, args.skymethod)))  # fmt: skip
         for name, job in jobs:
             try:
                 r = runs[name] = job()

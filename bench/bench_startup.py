@@ -24,7 +24,7 @@ from _helpers import header
 FIRST_CALL = """
 import time, numpy as np
 t0 = time.perf_counter()
-from gpucal.engine.dispatch import kernel_for
+from gpucal.kernels import kernel_for
 from gpucal.engine import CPU
 k = kernel_for("flat_field", CPU)
 a = np.ones((2048, 2048), np.float32); q = np.zeros((2048, 2048), np.uint32)

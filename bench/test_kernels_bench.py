@@ -39,7 +39,7 @@ def frame(device):
 
 def _run(benchmark, name, device, *args, **kwargs):
     from gpucal.engine.arrays import synchronize
-    from gpucal.engine.dispatch import kernel_for
+    from gpucal.kernels import kernel_for
 
     kernel = kernel_for(name, device)
 

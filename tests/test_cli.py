@@ -26,3 +26,29 @@ def test_info_json():
 def test_unknown_command_is_a_usage_error():
     result = _gpucal("frobnicate")
     assert result.returncode == 2
+
+
+def test_space_separated_step_option_before_the_input_keeps_its_value(tmp_path, monkeypatch):
+    """``--steps.s.p VALUE INPUT`` and ``INPUT --steps.s.p=VALUE`` mean the same (issue 9, item 1)."""
+    import gpucal.pipelines.image2.pipeline as image2
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, **kwargs):
+            seen.append(kwargs["steps"])
+
+        @classmethod
+        def call(cls, input, **kwargs):
+            cls(**kwargs)
+            seen.append(input)
+            return []
+
+    monkeypatch.setattr(image2, "Image2Pipeline", Recorder)
+    from gpucal.cli import main
+
+    assert main(["image2", "--steps.flat_field.override_flat", "FLAT.fits", "x_rate.fits"]) == 0
+    assert main(["image2", "x_rate.fits", "--steps.flat_field.override_flat=FLAT.fits"]) == 0
+    assert seen[0] == seen[2] == {"flat_field": {"override_flat": "FLAT.fits"}}
+    assert seen[1] == seen[3] == "x_rate.fits"
+    assert main(["image2", "x_rate.fits", "--steps.flat_field.override_flat"]) == 2

@@ -20,7 +20,8 @@ from astropy.io import fits
 
 
 def run(asn, out, device):
-    cmd = [sys.executable, "-m", "gpucal.cli", "--debug", "image3", str(asn), "--device", device, "--output-dir", str(out)]
+    cmd = [sys.executable, "-m", "gpucal.cli", "--debug", "image3", str(asn), "--device", device,
+           "--output-dir", str(out)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{device} run failed:\n{done.stdout[-1500:]}{done.stderr[-4000:]}")

@@ -75,8 +75,18 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     if command in _STEP_OPTION_COMMANDS:
-        args, extra = parser.parse_known_args(argv)
-        args.extra = extra
+        # Step options are taken out first, in both forms (``--steps.s.p=V`` and ``--steps.s.p V``), wherever
+        # they stand, so that a value is never mistaken for the input nor the input for a value.
+        from gpucal.errors import ParameterError
+        from gpucal.pipelines.config import parse_step_options
+
+        try:
+            steps, rest = parse_step_options(argv)
+        except ParameterError as exc:
+            print(f"gpucal: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        args = parser.parse_args(rest)
+        args.steps = steps
     else:
         args = parser.parse_args(argv)
     if args.command is None:

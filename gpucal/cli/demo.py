@@ -125,7 +125,9 @@ def _image3(console, sim, outdir, device):
     names = [m["expname"] for m in product["members"]]
     asn = write_asn(make_image3_asn(product["name"], names, asn_id="o001"), outdir / "image2" / "image3_asn.json")
     t0 = time.perf_counter()
-    result = Image3Pipeline.call(str(asn), device=device, save_results=True, output_dir=str(outdir / "image3"))
+    ref_dir = str(pathlib.Path(next(iter(sim.references.values()))).parent)
+    result = Image3Pipeline.call(str(asn), device=device, save_results=True, output_dir=str(outdir / "image3"),
+                                 ref_dir=ref_dir)  # fmt: skip
     elapsed = time.perf_counter() - t0
     table = Table(title=f"calwebb_image3 on {device}")
     for column in ("step", "status", "seconds"):
@@ -139,5 +141,7 @@ def _image3(console, sim, outdir, device):
     ny, nx = mosaic.data.shape
     console.print(
         f"image3: {len(names)} exposures combined in {elapsed:.1f} s; mosaic {nx}x{ny} ({covered} pixels covered), "
-        f"{flagged} outlier pixels flagged; products in {outdir / 'image3'}"
+        f"{flagged} outlier pixels flagged; "
+        f"{result.catalog.n_sources if result.catalog is not None else 0} sources in the catalog; "
+        f"products in {outdir / 'image3'}"
     )

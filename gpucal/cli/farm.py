@@ -30,13 +30,9 @@ def add_parser(sub):
 
 
 def run(args):
-    from gpucal.errors import ParameterError
     from gpucal.farm import connect, run_many
-    from gpucal.pipelines.config import parse_step_options
 
-    steps, rest = parse_step_options(getattr(args, "extra", []))
-    if rest:
-        raise ParameterError(f"unrecognized arguments: {' '.join(rest)}")
+    steps = getattr(args, "steps", {})
     client = connect(args.scheduler, workers=args.workers, gpus=args.gpus)
     try:
         results = run_many(

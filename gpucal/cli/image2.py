@@ -48,12 +48,9 @@ def add_parser(sub):
 
 def run(args):
     from gpucal.errors import ParameterError
-    from gpucal.pipelines.config import parse_step_options
     from gpucal.pipelines.image2.pipeline import Image2Pipeline, describe_parameters
 
-    steps, rest = parse_step_options(getattr(args, "extra", []))
-    if rest:
-        raise ParameterError(f"unrecognized arguments: {' '.join(rest)}")
+    steps = getattr(args, "steps", {})
     if args.print_config:
         print(json.dumps(describe_parameters(), indent=2))
         return 0

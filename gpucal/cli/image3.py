@@ -11,7 +11,8 @@ step parameters use jwst's names:
                                               --steps.outlier_detection.snr="4.0 3.0"
                                               --steps.resample.pixfrac=0.8
 steps: tweakreg, skymatch, outlier_detection, resample, source_catalog
-(tweakreg and source_catalog are not implemented yet: they are skipped, and the log says so)
+source_catalog needs the APCORR and ABVEGAOFFSET references: --ref-dir, $GPUCAL_REF_DIR, a CRDS cache or
+--steps.source_catalog.override_<reftype>; tweakreg's abs_refcat takes a catalog file (ECSV/FITS with RA/DEC)
 """
 
 
@@ -37,6 +38,9 @@ def add_parser(sub):
         "--config", type=pathlib.Path, default=None, help="jwst parameter file (ASDF/YAML) for calwebb_image3"
     )
     parser.add_argument(
+        "--ref-dir", type=pathlib.Path, default=None, help="local reference folder (default: $GPUCAL_REF_DIR)"
+    )
+    parser.add_argument(
         "--in-memory", choices=("true", "false"), default=None,
         help="keep outlier detection's single drizzles in memory (default true; false: row-band files)",
     )  # fmt: skip
@@ -48,16 +52,10 @@ def add_parser(sub):
 
 def run(args):
     from gpucal.errors import ParameterError
-    from gpucal.pipelines.config import parse_step_options
     from gpucal.pipelines.image3.pipeline import Image3Pipeline, describe_parameters
 
-    steps, rest = parse_step_options(getattr(args, "extra", []))
+    steps = getattr(args, "steps", {})
     inputs = [str(p) for p in args.input]
-    # Positional inputs after a step option arrive among the leftovers.
-    inputs += [r for r in rest if not r.startswith("-")]
-    rest = [r for r in rest if r.startswith("-")]
-    if rest:
-        raise ParameterError(f"unrecognized arguments: {' '.join(rest)}")
     if args.print_config:
         print(json.dumps(describe_parameters(), indent=2))
         return 0
@@ -73,6 +71,8 @@ def run(args):
     }
     if args.output_dir is not None:
         kwargs["output_dir"] = str(args.output_dir)
+    if args.ref_dir is not None:
+        kwargs["ref_dir"] = str(args.ref_dir)
     if args.in_memory is not None:
         kwargs["in_memory"] = args.in_memory == "true"
     source = inputs[0] if len(inputs) == 1 else inputs

@@ -1,4 +1,4 @@
-"""Device selection, array transfers, kernel compilation and dispatch."""
+"""Device selection, array transfers and kernel compilation (kernel dispatch lives beside the registry)."""
 
 from gpucal.engine.arrays import device_of, get_array_module, is_device_array, synchronize, to_device, to_host
 from gpucal.engine.device import CPU, CudaStatus, Device, GpuInfo, cuda_status, parse_device, select_device

@@ -16,8 +16,8 @@ else (compressed or scaled data) is read by astropy and reported as such.
 import dataclasses
 import gzip
 import hashlib
-import mmap
 import io
+import mmap
 import os
 
 import numpy as np

@@ -9,6 +9,6 @@ from gpucal.engine.cache import configure_numba_cache
 
 configure_numba_cache()
 
-from gpucal.kernels._registry import KERNELS, KernelSpec, forms  # noqa: E402
+from gpucal.kernels._registry import KERNELS, KernelSpec, forms, kernel_for  # noqa: E402
 
-__all__ = ["KERNELS", "KernelSpec", "forms"]
+__all__ = ["KERNELS", "KernelSpec", "forms", "kernel_for"]

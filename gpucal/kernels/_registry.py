@@ -16,9 +16,10 @@ has none (cuCIM's rule: no GPU function without a NumPy equivalence test).
 """
 
 import dataclasses
+import functools
 import importlib
 
-__all__ = ["KERNELS", "KernelSpec", "forms"]
+__all__ = ["KERNELS", "KernelSpec", "forms", "kernel_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,3 +76,19 @@ def forms(name):
     spec = KERNELS[name]
     module = importlib.import_module(spec.module)
     return tuple(getattr(module, f"{name}_{form}") for form in ("ref", "cpu", "gpu"))
+
+
+@functools.cache
+def _cached_forms(name):
+    return forms(name)
+
+
+def kernel_for(name, device):
+    """The callable form of kernel ``name`` for ``device``: the CUDA form for CUDA devices, else the numba CPU form.
+
+    The CPU form runs on numpy arrays; the CUDA form on CuPy arrays on a GPU, or
+    on numpy arrays in numba's CUDA simulator. Nothing here moves data: the
+    caller has already placed the arrays where the device is.
+    """
+    _ref, cpu, gpu = _cached_forms(name)
+    return gpu if device.is_cuda else cpu

@@ -26,8 +26,8 @@ import numpy as np
 
 from gpucal.dqflags import interpret_bit_flags
 from gpucal.engine import to_device, to_host
-from gpucal.engine.dispatch import kernel_for
 from gpucal.errors import OutputError, ParameterError
+from gpucal.kernels import kernel_for
 from gpucal.kernels.drizzle_weight import WEIGHT_EXPTIME, WEIGHT_IVM
 from gpucal.outlier.median import BandStore, band_rows, median_by_bands
 from gpucal.outlier.params import OutlierParams
@@ -227,7 +227,7 @@ def _flag_member(exposure, index, blot, params, device):
     return n_flagged
 
 
-def detect_outliers(members, grid, params, device, *, workdir, memory_budget=None, progress=None):
+def detect_outliers(members, grid, params, device, *, workdir, memory_budget=None, progress=None, on_flagged=None):
     """Flag outliers in imaging exposures, as jwst 3.0's imaging ``outlier_detection``.
 
     Parameters
@@ -252,6 +252,11 @@ def detect_outliers(members, grid, params, device, *, workdir, memory_budget=Non
         number of groups beyond it.
     progress : callable, optional
         ``progress(stage, done, total)`` with stage ``"singles"``, ``"median"`` or ``"flag"``.
+    on_flagged : callable, optional
+        ``on_flagged(index, exposure, pixmap)`` after each member is flagged and
+        stored: the flagged host exposure (as stored) and its pixel map onto
+        ``grid`` on ``device`` (None without resampling), e.g. to drizzle it
+        onto a mosaic of the same grid without reading it back.
 
     Returns
     -------
@@ -307,8 +312,10 @@ def detect_outliers(members, grid, params, device, *, workdir, memory_budget=Non
     for i, member in enumerate(members):
         exposure = member.load()
         blot_path = None
+        pixmap = None
         if blotter is not None:
-            blot = blotter.blot(median_dev, exposure)
+            pixmap = blotter.pixmap(exposure)
+            blot = blotter.blot(median_dev, exposure, pixmap)
         else:
             blot = median_dev
         if params.save_intermediate_results and blotter is not None:
@@ -317,6 +324,9 @@ def detect_outliers(members, grid, params, device, *, workdir, memory_budget=Non
         n_flagged = _flag_member(exposure, i, blot, params, device)
         del blot
         member.store(exposure)
+        if on_flagged is not None:
+            on_flagged(i, exposure, pixmap)
+        del pixmap
         log.info("outlier_detection: %s: %d pixels marked as outliers", _name(exposure, i), n_flagged)
         results.append(MemberResult(i, group_of[i], n_flagged, int(np.prod(exposure.shape)), blot_path))
         _report(progress, "flag", i + 1, len(members))

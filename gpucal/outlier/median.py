@@ -17,8 +17,8 @@ import tempfile
 import numpy as np
 
 from gpucal.engine import to_device, to_host
-from gpucal.engine.dispatch import kernel_for
 from gpucal.errors import OutputError, ParameterError
+from gpucal.kernels import kernel_for
 
 __all__ = ["BandStore", "band_rows", "median_by_bands"]
 

@@ -26,9 +26,9 @@ import numpy as np
 
 from gpucal.dqflags import interpret_bit_flags
 from gpucal.engine import to_device, to_host
-from gpucal.engine.dispatch import kernel_for
 from gpucal.errors import DeviceMemoryError, ParameterError
 from gpucal.io.grouping import group_id as _group_id
+from gpucal.kernels import kernel_for
 from gpucal.kernels.drizzle import fill_unweighted
 from gpucal.kernels.drizzle_weight import WEIGHT_EXPTIME, WEIGHT_IVM, WEIGHT_UNIT
 from gpucal.wcs.compile import compile_pixmap
@@ -73,6 +73,13 @@ class ResampleSettings:
     @classmethod
     def from_step(cls, step):
         enable_err = getattr(step, "enable_err", True)
+        if getattr(step, "single", False):
+            # jwst's single=True: ResampleImage(enable_var=False, compute_err="driz_err"), context as usual.
+            return cls(
+                kernel=step.kernel, pixfrac=step.pixfrac, fillval=step.fillval, weight_type=step.weight_type,
+                good_bits=step.good_bits, enable_ctx=step.enable_ctx, enable_var=False, compute_err="driz_err",
+                propagate_dq=step.propagate_dq,
+            )  # fmt: skip
         return cls(
             kernel=step.kernel, pixfrac=step.pixfrac, fillval=step.fillval, weight_type=step.weight_type,
             good_bits=step.good_bits, enable_ctx=step.enable_ctx, enable_var=enable_err,
@@ -222,18 +229,28 @@ class Resampler:
         ny_out, nx_out = self.grid.shape
         xmin, xmax, ymin, ymax = box
         sub = pixmap[max(ymin - 1, 0) : ymax + 2, max(xmin - 1, 0) : xmax + 2]
-        finite = xp.isfinite(sub[..., 0]) & xp.isfinite(sub[..., 1])
-        if not bool(finite.any()):
-            return 0, 0, 1, 1
-        x, y = sub[..., 0][finite], sub[..., 1][finite]
-        lo_x, hi_x, lo_y, hi_y = (float(v) for v in (x.min(), x.max(), y.min(), y.max()))
-        step = 0.0
-        for axis in (0, 1):
-            for c in (0, 1):
-                diff = xp.abs(xp.diff(sub[..., c], axis=axis))
-                diff = diff[xp.isfinite(diff)]
-                if diff.size:
-                    step = max(step, float(diff.max()))
+        if bool(xp.isfinite(sub).all()):
+            # The usual case (every pixel maps): the same extrema without masks and their copies.
+            lo_x, hi_x, lo_y, hi_y = (float(v) for v in (sub[..., 0].min(), sub[..., 0].max(),
+                                                           sub[..., 1].min(), sub[..., 1].max()))  # fmt: skip
+            step = 0.0
+            for axis in (0, 1):
+                if sub.shape[axis] > 1:
+                    diff = xp.diff(sub, axis=axis)
+                    step = max(step, float(xp.abs(diff.max())), float(xp.abs(diff.min())))
+        else:
+            finite = xp.isfinite(sub[..., 0]) & xp.isfinite(sub[..., 1])
+            if not bool(finite.any()):
+                return 0, 0, 1, 1
+            x, y = sub[..., 0][finite], sub[..., 1][finite]
+            lo_x, hi_x, lo_y, hi_y = (float(v) for v in (x.min(), x.max(), y.min(), y.max()))
+            step = 0.0
+            for axis in (0, 1):
+                for c in (0, 1):
+                    diff = xp.abs(xp.diff(sub[..., c], axis=axis))
+                    diff = diff[xp.isfinite(diff)]
+                    if diff.size:
+                        step = max(step, float(diff.max()))
         pixfrac, ratio = float(self.settings.pixfrac), float(self.grid.kernel_ratio or 1.0)
         reach = {"lanczos2": 2.0, "lanczos3": 3.0, "turbo": pixfrac / 2, "gaussian": max(2.5 * pixfrac / 2.3548, 1.2)}
         margin = math.ceil(reach.get(self.settings.kernel, 0.0) / ratio + 2.0 * step) + 2
@@ -250,11 +267,13 @@ class Resampler:
             log.info("resample: pixel map from a coarse grid (max error %.2g pixel)", plan.error_bound)
         return plan.evaluate(self.device)
 
-    def add(self, exposure):
+    def add(self, exposure, pixmap=None):
         """Drizzle one exposure (its arrays on this device) onto the grid; returns its pixel map.
 
         The caller's arrays are never modified: jwst's ``match_nans_and_flags``
-        writes fresh arrays, and only those are drizzled.
+        writes fresh arrays, and only those are drizzled. ``pixmap``: the
+        exposure's pixel map onto this grid when the caller has it already (as
+        :meth:`pixmap` returns it); computed when not given.
         """
         xp = self.device.xp
         meta = exposure.meta
@@ -271,7 +290,8 @@ class Resampler:
         sci, err, vp, vr, vf, dq = kernel_for("match_nans", self.device)(arrays["data"], *inputs, arrays["dq"])
         variances = {"var_poisson": vp, "var_rnoise": vr, "var_flat": vf}
 
-        pixmap = self.pixmap(exposure)
+        if pixmap is None:
+            pixmap = self.pixmap(exposure)
         weight_type = self.settings.weight_type
         tmeasure, _ = _tmeasure(meta)
         rnoise = vr

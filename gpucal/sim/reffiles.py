@@ -1,4 +1,4 @@
-"""Simulated CRDS reference files: distortion, filteroffset, flat, photom, area.
+"""Simulated CRDS reference files: distortion, filteroffset, flat, photom, area, apcorr, abvegaoffset.
 
 :func:`make_reference_data` builds them in memory (:class:`ReferenceData`),
 :func:`write_reference_files` writes them in the CRDS formats that jwst 3.0
@@ -18,6 +18,12 @@ The flat field is the product of the quantum-efficiency pattern (large-scale
 gradients and dimples, 1 % pixel-to-pixel noise) and the pixel-area map
 (the distortion's Jacobian over the nominal area): a flat measured on a
 uniform sky contains both, and dividing by it turns a uniform sky uniform.
+
+The source catalog's references follow the same PSF model: APCORR radii
+are where the simulated PSF (three Gaussians plus the 1/12 pixel^2 pixel
+response) encloses 10 % ... 90 % of the flux, ``apcorr = 1 / eefraction``;
+ABVEGAOFFSET assumes a Rayleigh-Jeans Vega (667 Jy at 2.2 micron,
+``F_nu ~ lambda^-2``): ``AB - Vega = 2.5 log10(3631 Jy / F_Vega)``.
 """
 
 import dataclasses
@@ -30,7 +36,14 @@ import numpy as np
 
 from gpucal import dqflags
 from gpucal.errors import ParameterError
-from gpucal.sim.distortion import distortion_model, filter_offsets, write_distortion, write_filteroffset
+from gpucal.sim.distortion import (
+    _base_meta,
+    _write_asdf,
+    distortion_model,
+    filter_offsets,
+    write_distortion,
+    write_filteroffset,
+)
 from gpucal.sim.instruments import (
     _MIRI_SUBARRAYS,
     _NIRCAM_SUBARRAYS,
@@ -279,6 +292,8 @@ def reference_file_names(data):
         "flat": f"{stem}_{spec.label}_flat.fits",
         "photom": f"{stem}_photom.fits",
         "area": f"{stem}_area.fits",
+        "apcorr": f"{stem}_apcorr.fits",
+        "abvegaoffset": f"{stem}_abvegaoffset.asdf",
     }
 
 
@@ -405,13 +420,113 @@ def _write_area(data, path):
     return _write_fits([fits.PrimaryHDU(header=header), _image_hdu(data.area, "SCI")], path)
 
 
+#: Encircled-energy fractions of the simulated APCORR rows (jwst's aperture_ee must be one of them x 100).
+APCORR_EE_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+_VEGA_JY_AT_2P2 = 667.0
+
+
+def _encircled_energy(radius, weights, sigmas):
+    """Fraction of a concentric circular Gaussian mixture's flux within ``radius``."""
+    return float(np.sum(weights * (1.0 - np.exp(-0.5 * (radius / sigmas) ** 2))))
+
+
+def _ee_radius(fraction, weights, sigmas):
+    """The radius enclosing ``fraction`` of the mixture's flux (bisection, 1e-6 pixel)."""
+    lo, hi = 0.0, float(sigmas.max()) * 10.0
+    while hi - lo > 1e-6:
+        mid = 0.5 * (lo + hi)
+        if _encircled_energy(mid, weights, sigmas) < fraction:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def apcorr_rows(detector):
+    """APCORR table rows of a detector's channel (every filter; NIRCam: filter+pupil, MIRI: filter+subarray).
+
+    Radii, skyin and skyout are in detector pixels, from the simulated PSF
+    (see the module notes); the sky annulus starts at 2.5 times the 90 % radius.
+    """
+    from gpucal.sim.psf import _PIXEL_VARIANCE, psf_fwhm_arcsec, psf_mixture
+
+    scale = math.sqrt(detector.full_aperture.sci_scale[0] * detector.full_aperture.sci_scale[1])
+    rows = []
+    for spec in filters_for(detector):
+        weights, sigmas_arcsec = psf_mixture(psf_fwhm_arcsec(spec.wavelength, detector.psf_floor_arcsec))
+        sigmas = np.sqrt((sigmas_arcsec / scale) ** 2 + _PIXEL_VARIANCE)
+        radii = [_ee_radius(f, weights, sigmas) for f in APCORR_EE_FRACTIONS]
+        skyin = float(math.ceil(2.5 * radii[-1]))
+        skyout = skyin + max(4.0, float(math.ceil(0.6 * skyin)))
+        if detector.instrument == "nircam":
+            selectors = [{"filter": spec.filter, "pupil": spec.pupil}]
+        else:
+            selectors = [{"filter": spec.filter, "subarray": name} for name in ("FULL", *_MIRI_SUBARRAYS)]
+        for selector in selectors:
+            for fraction, radius in zip(APCORR_EE_FRACTIONS, radii, strict=True):
+                rows.append({**selector, "eefraction": fraction, "radius": radius, "apcorr": 1.0 / fraction,
+                             "skyin": skyin, "skyout": skyout})  # fmt: skip
+    return rows
+
+
+def abvega_rows(detector):
+    """ABVEGAOFFSET rows of a detector's channel (NIRCam: filter+pupil, MIRI: filter)."""
+    rows = []
+    for spec in filters_for(detector):
+        vega_jy = _VEGA_JY_AT_2P2 * (2.2 / spec.wavelength) ** 2
+        row = {"filter": spec.filter}
+        if detector.instrument == "nircam":
+            row["pupil"] = spec.pupil
+        row["abvega_offset"] = 2.5 * math.log10(3631.0 / vega_jy)
+        rows.append(row)
+    return rows
+
+
+def _write_apcorr(data, path):
+    from astropy.io import fits
+
+    det = data.detector
+    model_type = "NrcImgApcorrModel" if det.instrument == "nircam" else "MirImgApcorrModel"
+    header = _primary(data, "apcorr", model_type, "Simulated aperture corrections from the PSF model",
+                      filter_pupil=False)  # fmt: skip
+    header["DETECTOR"] = ("ANY", "Name of detector used to acquire the data")
+    if det.instrument == "nircam":
+        header["PUPIL"] = ("N/A", "Name of the pupil element used")
+    rows = apcorr_rows(det)
+    key, width = ("pupil", 15) if det.instrument == "nircam" else ("subarray", 17)
+    numbers = ("eefraction", "radius", "apcorr", "skyin", "skyout")
+    table = np.rec.fromarrays(
+        [np.array([r["filter"] for r in rows], dtype="S12"), np.array([r[key] for r in rows], dtype=f"S{width}")]
+        + [np.array([r[n] for r in rows], dtype=">f4") for n in numbers],
+        dtype=[("filter", "S12"), (key, f"S{width}")] + [(n, ">f4") for n in numbers],
+    )
+    return _write_fits([fits.PrimaryHDU(header=header), fits.BinTableHDU(table, name="APCORR")], path)
+
+
+def _write_abvegaoffset(data, path):
+    from astropy.table import Table
+
+    det = data.detector
+    title = f"{det.instrument_name} AB to Vega magnitude offsets (simulated)"
+    meta = _base_meta(det, "abvegaoffset", "ABVegaOffsetModel", title,
+                      "AB - Vega offsets for a Rayleigh-Jeans Vega, gpucal simulator")  # fmt: skip
+    meta["instrument"]["detector"] = "ANY"
+    meta["instrument"]["filter"] = "N/A"
+    if det.instrument == "nircam":
+        meta["instrument"]["pupil"] = "N/A"
+    rows = abvega_rows(det)
+    names = list(rows[0])
+    table = Table([[r[n] for r in rows] for n in names], names=names)
+    return _write_asdf({"meta": meta, "abvega_offset": table}, path)
+
+
 def write_reference_files(data, folder):
-    """Write the five reference files of a :class:`ReferenceData` into ``folder``.
+    """Write the reference files of a :class:`ReferenceData` into ``folder``.
 
     Returns
     -------
     dict of str to pathlib.Path
-        ``{"distortion", "filteroffset", "flat", "photom", "area"}`` -> path.
+        ``{"distortion", "filteroffset", "flat", "photom", "area", "apcorr", "abvegaoffset"}`` -> path.
     """
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -427,6 +542,8 @@ def write_reference_files(data, folder):
     _write_flat(data, paths["flat"])
     _write_photom(data, paths["photom"])
     _write_area(data, paths["area"])
+    _write_apcorr(data, paths["apcorr"])
+    _write_abvegaoffset(data, paths["abvegaoffset"])
     return paths
 
 
@@ -443,7 +560,8 @@ def make_reference_files(outdir, *, instrument="nircam", detector=None, filter=N
     Returns
     -------
     dict of str to pathlib.Path
-        Paths by reftype: ``distortion``, ``filteroffset``, ``flat``, ``photom``, ``area``.
+        Paths by reftype: ``distortion``, ``filteroffset``, ``flat``, ``photom``, ``area``, ``apcorr``,
+        ``abvegaoffset``.
 
     Raises
     ------

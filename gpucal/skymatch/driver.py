@@ -229,6 +229,15 @@ def _measure(stats, data, mask, device):
     return sky, npix
 
 
+def _inverse(wcs):
+    """What ``wcs.invert(ra, dec, with_bounding_box=False)`` evaluates, with the inverse model built once."""
+    try:
+        backward = wcs.backward_transform
+    except NotImplementedError:  # no analytical inverse: gwcs's numerical one
+        return lambda ra, dec: wcs.invert(ra, dec, with_bounding_box=False)
+    return lambda ra, dec: backward(ra, dec, with_bounding_box=False, fill_value=np.nan)
+
+
 def _overlap_plan(members, items, item_of, polygons, stepsize):
     """For each member and other item: (area, overlap pieces in ra/dec), from polygons only."""
     plan = []
@@ -324,11 +333,14 @@ def match_sky(members, params, device=None, progress=None):
         if need_full:
             full[m] = _measure(stats, data, mask, device)
         if do_match:
+            inverse = None
             for j, (area, pieces) in plan[m].items():
                 if area == 0.0:
                     overlap[m][j] = None
                     continue
-                fill = xp.asarray(footprint.overlap_mask(data.shape, member.wcs, pieces)) & mask
+                if inverse is None:
+                    inverse = _inverse(member.wcs)
+                fill = xp.asarray(footprint.overlap_mask(data.shape, member.wcs, pieces, inverse)) & mask
                 result = _measure(stats, data, fill, device) if bool(fill.any()) else None
                 overlap[m][j] = None if result is None else (result[0], result[1], area)
         del data, mask, exposure

@@ -79,7 +79,7 @@ def intersection(polygon, other):
         return polygon.copy()
 
 
-def overlap_mask(shape, wcs, pieces):
+def overlap_mask(shape, wcs, pieces, inverse=None):
     """Pixels of an image inside overlap polygons given in (ra, dec).
 
     Parameters
@@ -90,6 +90,10 @@ def overlap_mask(shape, wcs, pieces):
     pieces : iterable of (ra, dec) arrays
         Closed vertex lists (as ``SphericalPolygon.to_radec`` yields); lists of
         fewer than 4 vertices are skipped.
+    inverse : callable, optional
+        ``wcs.backward_transform``, built once by the caller for all of an image's
+        overlaps (what ``wcs.invert`` evaluates without a bounding box; building it
+        costs far more than evaluating it on a few vertices).
 
     Returns
     -------
@@ -99,7 +103,10 @@ def overlap_mask(shape, wcs, pieces):
     for ra, dec in pieces:
         if len(ra) < 4:
             continue
-        x, y = wcs.invert(ra, dec, with_bounding_box=False)
+        if inverse is not None:
+            x, y = inverse(ra, dec)
+        else:
+            x, y = wcs.invert(ra, dec, with_bounding_box=False)
         scan_fill(mask, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return mask
 

@@ -124,7 +124,7 @@ class SkyStats:
         SkyStatsUndefined
             When no pixel is usable or the limits exclude all data.
         """
-        from gpucal.engine.dispatch import kernel_for
+        from gpucal.kernels import kernel_for
 
         xp = device.xp
         data = xp.ascontiguousarray(xp.asarray(data, dtype=xp.float32))
@@ -196,7 +196,7 @@ class SkyStats:
         return np.float32(_host(xp.median(values)))
 
     def _from_histogram(self, data, mask, last, device):
-        from gpucal.engine.dispatch import kernel_for
+        from gpucal.kernels import kernel_for
         from gpucal.kernels.sky_stats import histogram_setup
 
         hw = self.binwidth * last.std

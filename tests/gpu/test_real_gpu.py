@@ -34,7 +34,7 @@ def test_kernels_take_and_return_cupy_arrays():
     import cupy
 
     from gpucal.engine import select_device
-    from gpucal.engine.dispatch import kernel_for
+    from gpucal.kernels import kernel_for
 
     device = select_device("cuda")
     rng = np.random.default_rng(0)

@@ -35,7 +35,8 @@ def cal_set(tmp_path_factory):
                             steps={"resample": {"skip": True}})  # fmt: skip
         names.append(rate.name.replace("_rate", "_cal"))
     asn = write_asn(make_image3_asn(PRODUCT, names, asn_id="o001"), root / "cal" / "image3_asn.json")
-    return {"asn": asn, "cals": [root / "cal" / n for n in names], "rates": list(sim.science), "root": root}
+    return {"asn": asn, "cals": [root / "cal" / n for n in names], "rates": list(sim.science), "root": root,
+            "ref_dir": ref_dir}  # fmt: skip
 
 
 def _names(result):
@@ -43,13 +44,16 @@ def _names(result):
 
 
 def test_association_gives_crf_and_mosaic_named_as_jwst(cal_set, tmp_path):
-    result = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path))
+    result = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
+                                 ref_dir=cal_set["ref_dir"])
     roots = [p.name.replace("_cal.fits", "") for p in cal_set["cals"]]
-    assert _names(result) == sorted([f"{PRODUCT}_i2d.fits"] + [f"{r}_o001_crf.fits" for r in roots])
+    products = [f"{PRODUCT}_i2d.fits", f"{PRODUCT}_cat.ecsv", f"{PRODUCT}_segm.fits"]
+    assert _names(result) == sorted(products + [f"{r}_o001_crf.fits" for r in roots])
     assert sorted(p.name for p in tmp_path.iterdir()) == _names(result), "scratch or temporary files left behind"
     statuses = {alias: status for alias, _, status in result.timings}
-    assert statuses == {"tweakreg": "SKIPPED", "skymatch": "COMPLETE", "outlier_detection": "COMPLETE",
-                        "resample": "COMPLETE", "source_catalog": "SKIPPED"}  # fmt: skip
+    assert statuses == {"tweakreg": "COMPLETE", "skymatch": "COMPLETE", "outlier_detection": "COMPLETE",
+                        "resample": "COMPLETE", "source_catalog": "COMPLETE"}  # fmt: skip
+    assert result.catalog.n_sources > 0
     with fits.open(tmp_path / f"{roots[0]}_o001_crf.fits") as crf, fits.open(cal_set["cals"][0]) as cal:
         header = crf[0].header
         assert header["S_SKYMAT"] == "COMPLETE" and header["S_OUTLIR"] == "COMPLETE"
@@ -68,7 +72,7 @@ def test_association_gives_crf_and_mosaic_named_as_jwst(cal_set, tmp_path):
 def test_mosaic_readable_by_stdatamodels(cal_set, tmp_path):
     datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
     Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
-                        steps={"outlier_detection": {"skip": True}})  # fmt: skip
+                        steps={"outlier_detection": {"skip": True}}, ref_dir=cal_set["ref_dir"])  # fmt: skip
     with datamodels.open(tmp_path / f"{PRODUCT}_i2d.fits") as model:
         assert model.meta.cal_step.resample == "COMPLETE"
         assert model.data.shape == model.wht.shape
@@ -79,14 +83,16 @@ def test_mosaic_readable_by_stdatamodels(cal_set, tmp_path):
 def test_list_of_cal_files_and_user_skipped_outlier_step(cal_set, tmp_path):
     paths = [str(p) for p in cal_set["cals"]]
     result = Image3Pipeline.call(paths, device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 steps={"outlier_detection": {"skip": True}})  # fmt: skip
+                                 steps={"outlier_detection": {"skip": True},
+                                        "source_catalog": {"skip": True}})  # fmt: skip
     # A user-skipped outlier step writes no _crf (as jwst); the mosaic takes the first input's root.
     assert _names(result) == [cal_set["cals"][0].name.replace("_cal.fits", "_i2d.fits")]
     assert dict((a, s) for a, _, s in result.timings)["outlier_detection"] == "skipped"
 
 
 def test_one_exposure_skips_outlier_detection_and_says_so(cal_set, tmp_path, caplog):
-    result = Image3Pipeline.call(str(cal_set["cals"][0]), device="cpu", save_results=True, output_dir=str(tmp_path))
+    result = Image3Pipeline.call(str(cal_set["cals"][0]), device="cpu", save_results=True, output_dir=str(tmp_path),
+                                 ref_dir=cal_set["ref_dir"])
     assert "needs at least two input exposures" in caplog.text
     crf = next(p for p in result.written if p.name.endswith("_crf.fits"))
     with fits.open(crf) as hdul:
@@ -95,7 +101,8 @@ def test_one_exposure_skips_outlier_detection_and_says_so(cal_set, tmp_path, cap
 
 def test_intermediate_products(cal_set, tmp_path):
     result = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 steps={"outlier_detection": {"save_intermediate_results": True}})  # fmt: skip
+                                 steps={"outlier_detection": {"save_intermediate_results": True}},
+                                 ref_dir=cal_set["ref_dir"])  # fmt: skip
     names = _names(result)
     assert f"{PRODUCT}_median.fits" in names
     assert sum(n.endswith("_blot.fits") for n in names) == 3
@@ -151,7 +158,8 @@ def test_bad_parameters_fail_before_reading(cal_set, tmp_path):
 def test_rate_file_is_refused_naming_it(cal_set, tmp_path):
     bad = [str(cal_set["cals"][0]), str(cal_set["rates"][1])]
     with pytest.raises(InputFileError, match=cal_set["rates"][1].name):
-        Image3Pipeline.call(bad, device="cpu", save_results=True, output_dir=str(tmp_path))
+        Image3Pipeline.call(bad, device="cpu", save_results=True, output_dir=str(tmp_path),
+                                 ref_dir=cal_set["ref_dir"])
     assert not any(tmp_path.iterdir())
 
 
@@ -169,12 +177,13 @@ def test_missing_member_is_an_association_error(cal_set, tmp_path):
     doc["products"][0]["members"].append({"expname": "jw_missing_cal.fits", "exptype": "science"})
     asn = cal_set["asn"].parent / "broken_asn.json"
     asn.write_text(json.dumps(doc))
-    with pytest.raises(AssociationError, match="jw_missing_cal.fits"):
+    with pytest.raises(AssociationError, match=r"jw_missing_cal\.fits"):
         Image3Pipeline.call(str(asn), device="cpu")
 
 
 def test_failed_run_leaves_earlier_products_and_no_partial_files(cal_set, tmp_path, monkeypatch):
-    first = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path))
+    first = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
+                                 ref_dir=cal_set["ref_dir"])
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     import gpucal.resample.mosaic as mosaic
@@ -184,11 +193,13 @@ def test_failed_run_leaves_earlier_products_and_no_partial_files(cal_set, tmp_pa
 
     monkeypatch.setattr(mosaic, "resample_library", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path))
+        Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
+                                 ref_dir=cal_set["ref_dir"])
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert after == before, "a failed run changed or left files"
     monkeypatch.undo()
-    again = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path))
+    again = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
+                                 ref_dir=cal_set["ref_dir"])
     assert _names(again) == _names(first)
 
 
@@ -197,6 +208,7 @@ def test_cli_image3(cal_set, tmp_path, capsys):
 
     args = [str(p) for p in cal_set["cals"]]
     code = main(["-q", "image3", *args, "--device", "cpu", "--output-dir", str(tmp_path),
+                 "--ref-dir", cal_set["ref_dir"],
                  "--steps.outlier_detection.snr", "4.0 3.0", "--steps.resample.pixfrac=0.8"])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
@@ -220,8 +232,27 @@ def test_farm_runs_one_task_per_association(cal_set, tmp_path):
     try:
         results = run_image3_many([cal_set["asn"], second / cal_set["asn"].name], client=client,
                                   output_dir=tmp_path / "out", device="cpu",
-                                  steps={"outlier_detection": {"skip": True}})  # fmt: skip
+                                  steps={"outlier_detection": {"skip": True}, "source_catalog": {"skip": True}})
     finally:
         client.close()
     assert all(r.ok for r in results), [r.error for r in results]
     assert all(any(pathlib.Path(p).name.endswith("_i2d.fits") for p in r.written) for r in results)
+
+
+def test_mosaic_fed_by_outlier_pass_equals_a_separate_resample_pass(cal_set, tmp_path, monkeypatch):
+    """The mosaic drizzled while outlier detection flags (one read and one pixel map fewer per exposure)
+    is bit for bit the mosaic of a separate resample pass over the flagged exposures."""
+    steps = {"source_catalog": {"skip": True}}
+    fused = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path / "a"),
+                                steps=steps)  # fmt: skip
+    monkeypatch.setattr(Image3Pipeline, "_mosaic_builder", lambda self, *args: None)
+    separate = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True,
+                                   output_dir=str(tmp_path / "b"), steps=steps)  # fmt: skip
+    assert _names(fused) == _names(separate)
+    for name in ("data", "wht", "con", "err", "var_rnoise", "var_poisson", "var_flat"):
+        np.testing.assert_array_equal(fused.mosaic.arrays[name], separate.mosaic.arrays[name], err_msg=name)
+
+
+def test_resample_single_is_refused_before_any_work():
+    with pytest.raises(ParameterError, match="single=true"):
+        Image3Pipeline(steps={"resample": {"single": True}})

@@ -203,7 +203,7 @@ def test_step_falls_back_to_the_cpu_when_the_gpu_is_too_small(monkeypatch, expos
 
 def test_i2d_carries_the_propagated_dq(exposure, tmp_path):
     from gpucal.io.exposure import read_exposure, write_exposure
-    from gpucal.pipelines.image2.resample import ResampleStep
+    from gpucal.pipelines.resample import ResampleStep
     from gpucal.resample.step import build_product
 
     step = ResampleStep(propagate_dq=True)

@@ -36,7 +36,7 @@ def test_files_and_names(nircam_sim):
         "jw00001002001_02101_00002_nrca1_rate.fits",
     ]
     assert result.science_ints == [] and result.background_ints == []
-    assert set(result.references) == {"distortion", "filteroffset", "flat", "photom", "area"}
+    assert set(result.references) == {"distortion", "filteroffset", "flat", "photom", "area", "apcorr", "abvegaoffset"}
     assert all(path.is_file() for path in result.files())
     assert len(result.true_pointings) == len(result.header_pointings) == 2
 

@@ -9,11 +9,15 @@
 """
 
 from gpucal.io.refs.readers import (
+    AbvegaOffsetRef,
+    ApcorrRef,
     AreaRef,
     DistortionRef,
     FilterOffsetRef,
     FlatRef,
     PhotomRef,
+    read_abvegaoffset,
+    read_apcorr,
     read_area,
     read_distortion,
     read_filteroffset,
@@ -24,6 +28,8 @@ from gpucal.io.refs.readers import (
 from gpucal.io.refs.select import ReferenceSelector, build_index, selection_keywords
 
 __all__ = [
+    "AbvegaOffsetRef",
+    "ApcorrRef",
     "AreaRef",
     "DistortionRef",
     "FilterOffsetRef",
@@ -31,6 +37,8 @@ __all__ = [
     "PhotomRef",
     "ReferenceSelector",
     "build_index",
+    "read_abvegaoffset",
+    "read_apcorr",
     "read_area",
     "read_distortion",
     "read_filteroffset",

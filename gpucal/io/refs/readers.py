@@ -19,11 +19,15 @@ from gpucal.errors import InputFileError, ReferenceFileError
 from gpucal.io import fitsraw
 
 __all__ = [
+    "AbvegaOffsetRef",
+    "ApcorrRef",
     "AreaRef",
     "DistortionRef",
     "FilterOffsetRef",
     "FlatRef",
     "PhotomRef",
+    "read_abvegaoffset",
+    "read_apcorr",
     "read_area",
     "read_distortion",
     "read_filteroffset",
@@ -318,7 +322,111 @@ def read_filteroffset(path):
     return _read_filteroffset(_stat_key(path))
 
 
+@dataclasses.dataclass(frozen=True)
+class ApcorrRef:
+    """An imaging ``apcorr`` reference: the APCORR table (one row per filter/pupil or subarray and EE fraction).
+
+    ``columns`` maps each lower-case column name to a 1-D array (text columns
+    stripped and upper-cased: ``filter``, ``pupil`` or ``subarray``;
+    numbers: ``eefraction``, ``radius``, ``apcorr``, ``skyin``, ``skyout``).
+    """
+
+    path: str
+    columns: dict
+    header: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class AbvegaOffsetRef:
+    """An ``abvegaoffset`` reference: AB - Vega magnitude offsets by filter (and pupil or detector).
+
+    ``columns`` maps each lower-case column name of the ``abvega_offset``
+    table to a 1-D array (text columns stripped and upper-cased).
+    """
+
+    path: str
+    columns: dict
+    meta: dict
+
+
+def _table_columns(path, names, values):
+    """``{lower-case name: 1-D array}``; text stripped and upper-cased, numbers as float64."""
+    columns = {}
+    for name, value in zip(names, values, strict=True):
+        array = np.asarray(value)
+        if array.dtype.kind in "SUO":
+            array = np.array([(v.decode() if isinstance(v, bytes) else str(v)).strip().upper() for v in array])
+        else:
+            array = array.astype(np.float64)
+        columns[str(name).lower()] = array
+    return columns
+
+
+_APCORR_NUMBERS = ("eefraction", "radius", "apcorr", "skyin", "skyout")
+
+
+@functools.lru_cache(maxsize=16)
+def _read_apcorr(key):
+    path = key[0]
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            header = dict(hdul[0].header)
+            if "APCORR" not in [h.name for h in hdul] or hdul["APCORR"].data is None:
+                raise ReferenceFileError(f"{path}: apcorr reference has no APCORR table")
+            table = np.array(hdul["APCORR"].data)
+    except ReferenceFileError:
+        raise
+    except FileNotFoundError:
+        raise ReferenceFileError(f"{path}: apcorr reference not found") from None
+    except Exception as exc:
+        raise ReferenceFileError(f"{path}: unreadable apcorr reference ({exc.__class__.__name__}: {exc})") from exc
+    _check_reftype(path, header, "apcorr")
+    names = table.dtype.names or ()
+    columns = _table_columns(path, names, [table[n] for n in names])
+    missing = [c for c in ("filter", *_APCORR_NUMBERS) if c not in columns]
+    if missing:
+        raise ReferenceFileError(f"{path}: APCORR table lacks column(s) {', '.join(missing)} (has {sorted(columns)})")
+    for column in _APCORR_NUMBERS:
+        if columns[column].ndim != 1:
+            raise ReferenceFileError(
+                f"{path}: APCORR column {column!r} holds arrays; only the imaging (one value per row) layout is read"
+            )
+    return ApcorrRef(path, columns, header)
+
+
+def read_apcorr(path):
+    """Read an imaging ``apcorr`` reference (FITS APCORR table: filter, pupil/subarray, eefraction, radius, ...)."""
+    return _read_apcorr(_stat_key(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _read_abvegaoffset(key):
+    path = key[0]
+    tree = _read_asdf(path, "abvegaoffset")
+    reftype, meta = _meta_reftype(tree)
+    if reftype not in ("", "abvegaoffset"):
+        raise ReferenceFileError(f"{path}: reftype is {reftype!r}, expected an abvegaoffset reference")
+    table = tree.get("abvega_offset")
+    if table is None or not hasattr(table, "colnames"):
+        raise ReferenceFileError(f"{path}: abvegaoffset reference has no 'abvega_offset' table")
+    columns = _table_columns(path, table.colnames, [np.asarray(table[c]) for c in table.colnames])
+    if "abvega_offset" not in columns:
+        raise ReferenceFileError(
+            f"{path}: abvega_offset table lacks the 'abvega_offset' column (has {sorted(columns)})"
+        )
+    return AbvegaOffsetRef(path, columns, meta)
+
+
+def read_abvegaoffset(path):
+    """Read an ``abvegaoffset`` reference (ASDF ``abvega_offset`` table: filter, pupil or detector, abvega_offset)."""
+    return _read_abvegaoffset(_stat_key(path))
+
+
 _READERS = {
+    "apcorr": read_apcorr,
+    "abvegaoffset": read_abvegaoffset,
     "flat": read_flat,
     "photom": read_photom,
     "area": read_area,

@@ -18,9 +18,9 @@ import warnings
 import numpy as np
 
 from gpucal.engine import to_device
-from gpucal.engine.dispatch import kernel_for
 from gpucal.errors import GpucalError, InputFileError, StepSkippedWarning
 from gpucal.io.exposure import Exposure, read_exposure
+from gpucal.kernels import kernel_for
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
 

@@ -15,9 +15,9 @@ import warnings
 import numpy as np
 
 from gpucal.engine import to_device
-from gpucal.engine.dispatch import kernel_for
 from gpucal.errors import GpucalError, ReferenceFileError, StepSkippedWarning
 from gpucal.io.refs import read_area, read_photom
+from gpucal.kernels import kernel_for
 from gpucal.pipelines.image2.flat_field import reference_cutout
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step

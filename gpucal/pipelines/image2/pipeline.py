@@ -69,9 +69,9 @@ class Image2Pipeline:
         Keep every calibrated exposure's arrays in the returned results (default True, as jwst's
         ``call`` returns the models). That costs one exposure's arrays per product (about 120 MB for a
         full-frame NIRCam ``_cal``) until the results are dropped, so a run over a large association
-        should pass ``keep_arrays=False`` with ``save_results=True``: each exposure's arrays are then
-        released as soon as its products are written, and the results carry the meta, the written
-        paths and the timings (the command line does this).
+        should pass ``keep_arrays=False`` with ``save_results=True``: each exposure's arrays and gwcs are
+        then released as soon as its products are written, and the results carry the keywords, the
+        written paths and the timings (the command line does this).
     """
 
     alias = "calwebb_image2"
@@ -208,9 +208,14 @@ class Image2Pipeline:
         return results
 
     def _release(self, result):
-        """Drop a written exposure's arrays unless the caller asked to keep them (memory flat in N)."""
+        """Drop a written exposure's arrays and WCS unless the caller asked to keep them (memory flat in N).
+
+        The gwcs (its distortion models) is about 1 MB a product; the light result keeps the keywords,
+        the written paths and the timings.
+        """
         if not self.keep_arrays:
             result.arrays = {}
+            result.meta_tree.pop("wcs", None)
         return result
 
     def _run_product(self, name, exposure, science, backgrounds, pool, table, *, writer=None, writes=None):

@@ -61,7 +61,8 @@ class OutlierDetectionStep(LibraryStep):
                 log.warning("outlier_detection: %s=%r applies to non-imaging modes only; not used here", name,
                             getattr(self, name))  # fmt: skip
         if self.pixmap_stepsize != 1.0:
-            log.info("outlier_detection: pixmap_stepsize=%s: gpucal evaluates the exact pixel map", self.pixmap_stepsize)
+            log.info("outlier_detection: pixmap_stepsize=%s: gpucal evaluates the exact pixel map",
+                     self.pixmap_stepsize)  # fmt: skip
 
     def params(self):
         from gpucal.outlier import OutlierParams
@@ -74,10 +75,16 @@ class OutlierDetectionStep(LibraryStep):
         from gpucal.resample.grid import grid_from_exposures
 
         if len(library) < 2:
+            # jwst records SKIPPED but, the step having run, still saves its (unchanged) _crf products.
             log.warning("outlier_detection: needs at least two input exposures; skipped")
             self.mark(library, "SKIPPED")
+            for member in library:
+                ctx.finalize(member.meta_exposure)
+                member.store(member.load())
             return library
-        grid = grid_from_exposures([m.meta_exposure for m in library])
+        builder = getattr(ctx, "mosaic_builder", None)
+        # With the resample step's default grid, the mosaic's grid is this step's grid (the same computation).
+        grid = builder.grid if builder is not None else grid_from_exposures([m.meta_exposure for m in library])
         # The flagged exposures are stored as they are flagged: their status must already say so.
         self.mark(library, "COMPLETE")
         for member in library:
@@ -91,6 +98,7 @@ class OutlierDetectionStep(LibraryStep):
             result = detect_outliers(
                 library.members, grid, self.params(), ctx.device, workdir=library.scratch,
                 memory_budget=self.memory_budget, progress=progress,
+                on_flagged=None if builder is None else (lambda i, exposure, pixmap: builder.add(exposure, pixmap)),
             )  # fmt: skip
         log.info("outlier_detection: %d pixels flagged in %d exposures (%.4f %% of their pixels)",
                  result.n_flagged, len(library), 100 * result.flagged_fraction)  # fmt: skip

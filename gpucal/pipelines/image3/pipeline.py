@@ -22,11 +22,12 @@ from gpucal.io.exposure import write_exposure
 from gpucal.io.library import ExposureLibrary
 from gpucal.pipelines.config import merge_step_params, read_parameter_file
 from gpucal.pipelines.context import RunContext
-from gpucal.pipelines.image2.resample import ResampleStep
 from gpucal.pipelines.image3.outlier_detection import OutlierDetectionStep
-from gpucal.pipelines.image3.pending import SourceCatalogStep, TweakRegStep
 from gpucal.pipelines.image3.skymatch import SkyMatchStep
+from gpucal.pipelines.image3.source_catalog import SourceCatalogStep
+from gpucal.pipelines.image3.tweakreg import TweakRegStep
 from gpucal.pipelines.progress import step_progress
+from gpucal.pipelines.resample import ResampleStep
 
 __all__ = ["Image3Pipeline", "Image3Result", "describe_parameters"]
 
@@ -51,12 +52,15 @@ class Image3Result:
         ``(step, seconds, status)`` per step.
     outliers : object
         What outlier detection reported (flag counts per exposure), or None.
+    catalog : gpucal.catalog.CatalogResult or None
+        The mosaic's source catalog (``table``, ``segmentation``, ``n_sources``), or None when skipped.
     """
 
     mosaic: object
     written: list
     timings: list
     outliers: object = None
+    catalog: object = None
 
 
 class Image3Pipeline:
@@ -120,6 +124,11 @@ class Image3Pipeline:
         # jwst: the pipeline's in_memory wins over the outlier step's.
         merged.setdefault("outlier_detection", {})["in_memory"] = self.in_memory
         self.steps = {name: cls.from_dict(merged.get(name, {})) for name, cls in self.STEPS.items()}
+        if self.steps["resample"].single:
+            raise ParameterError(
+                "resample: single=true writes one drizzle per exposure group; in image3 use "
+                "--steps.outlier_detection.save_intermediate_results=true to get them"
+            )
 
     @classmethod
     def call(cls, input, **kwargs):
@@ -152,17 +161,46 @@ class Image3Pipeline:
                  self.device, name)  # fmt: skip
         library.product_name = name
         steps = self.steps
+        if not steps["source_catalog"].skip and not steps["resample"].skip:  # fail now, not after the mosaic
+            for reftype in steps["source_catalog"].reference_file_types:
+                ctx.references(steps["source_catalog"]).select(reftype, library[0].meta)
         steps["tweakreg"].run(library, ctx)
         steps["skymatch"].run(library, ctx)
+        ctx.mosaic_builder = self._mosaic_builder(steps, library, ctx)
         steps["outlier_detection"].run(library, ctx)
         mosaic = self._resample(steps["resample"], library, ctx)
         if mosaic is not None and mosaic.meta.cal_step.resample == "COMPLETE":
-            steps["source_catalog"].run(mosaic, ctx)
+            # The catalog and segmentation map are written into the scratch folder and committed with the rest.
+            catalog = steps["source_catalog"].replace(save_results=self.save_results, output_dir=str(library.scratch),
+                                                      output_file=name)  # fmt: skip
+            ctx.catalog = catalog.run(mosaic, ctx)
         written = self._commit(library, mosaic, ctx) if self.save_results else []
         elapsed = time.perf_counter() - start
         summary = ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds, _ in ctx.timings)
         log.info("calwebb_image3: %s done in %.3f s (%s)", name, elapsed, summary)
-        return Image3Result(mosaic, written, list(ctx.timings), getattr(ctx, "outlier_result", None))
+        return Image3Result(mosaic, written, list(ctx.timings), getattr(ctx, "outlier_result", None),
+                            getattr(ctx, "catalog", None))  # fmt: skip
+
+    def _mosaic_builder(self, steps, library, ctx):
+        """A mosaic that outlier detection feeds as it flags, or None.
+
+        When outlier detection runs and resample asks for the grid outlier
+        detection drizzles onto (the default grid parameters), each flagged
+        exposure is drizzled onto the mosaic right away with the pixel map of
+        its blot: one read and one pixel map fewer per exposure, the same
+        arrays drizzled in the same order. Its time is reported as resample's.
+        """
+        from gpucal.resample.mosaic import MosaicBuilder
+
+        outlier, resample = steps["outlier_detection"], steps["resample"]
+        if outlier.skip or resample.skip or resample.single or len(library) < 2:
+            return None
+        if resample.output_wcs or any(
+            getattr(resample, name) is not None
+            for name in ("output_shape", "crpix", "crval", "rotation", "pixel_scale")
+        ) or resample.pixel_scale_ratio != 1.0:
+            return None
+        return MosaicBuilder(resample, library, ctx.device)
 
     def _resample(self, step, library, ctx):
         """The mosaic (jwst's ResampleStep on the library)."""
@@ -172,17 +210,23 @@ class Image3Pipeline:
             log.info("resample: skipped")
             ctx.timings.append((step.alias, 0.0, "skipped"))
             return None
-        if step.single:
-            raise ParameterError(
-                "resample: single=true writes one drizzle per exposure group; in image3 use "
-                "--steps.outlier_detection.save_intermediate_results=true to get them"
-            )
+        if step.blendheaders:
+            log.info("resample: blendheaders: the mosaic carries the first input's metadata; gpucal writes no HDRTAB")
         begin = time.perf_counter()
+        builder = getattr(ctx, "mosaic_builder", None)
+        if builder is not None and builder.n_added != len(library):
+            builder = None  # not (entirely) fed by outlier detection: read every exposure
+        fed, fed_adds = (0.0, 0.0) if builder is None else (builder.seconds, builder.add_seconds)
         with step_progress(step.alias, len(library)) as advance:
             mosaic = resample_library(step, library, ctx.device, allocator=_host_allocator(ctx.device),
-                                      progress=advance)  # fmt: skip
+                                      progress=advance, builder=builder)  # fmt: skip
         ctx.finalize(mosaic)
-        elapsed = time.perf_counter() - begin
+        elapsed = time.perf_counter() - begin + fed
+        if fed:
+            # The exposures were drizzled during outlier detection's flagging: move that time to resample.
+            ctx.timings[:] = [(a, s - fed_adds if a == "outlier_detection" else s, st) for a, s, st in ctx.timings]
+            log.info("resample: %d exposures drizzled while outlier_detection flagged them (%.3f s of its time)",
+                     len(library), fed_adds)  # fmt: skip
         ctx.timings.append((step.alias, elapsed, "COMPLETE"))
         log.info("%-18s %-9s %8.3f s", step.alias, "COMPLETE", elapsed)
         return mosaic
@@ -194,12 +238,19 @@ class Image3Pipeline:
             path = library.scratch / f"{ctx.product_name}_i2d.fits"
             write_exposure(mosaic, path)
             staged.append((path, self.output_dir / path.name))
-        if library[0].meta.cal_step.outlier_detection == "COMPLETE":
+        if not self.steps["outlier_detection"].skip:  # jwst saves the _crf products when the step ran
             for member in library:
                 staged.append((member.path, library.crf_path(member, self.output_dir)))
         for path, name in getattr(ctx, "intermediate", ()):
             staged.append((path, self.output_dir / name))
+        catalog = getattr(ctx, "catalog", None)
+        for path in getattr(catalog, "paths", None) or ():
+            staged.append((path, self.output_dir / pathlib.Path(path).name))
         written = []
+        scratch = library.scratch.resolve()
+        for source, _ in staged:
+            if scratch not in pathlib.Path(source).resolve().parents:  # never move an input file
+                raise GpucalError(f"internal error: {source} is not a staged product of this run")
         for source, target in staged:
             os.replace(source, target)
             written.append(target)
