@@ -214,3 +214,26 @@ def write_small_rate(
     exposure.meta.subarray.xstart, exposure.meta.subarray.ystart = start[0], start[1]
     exposure.meta.subarray.name = "SUB40"
     return write_exposure(exposure, pathlib.Path(folder) / name)
+
+
+def simulated_cal_set(root, *, exposures=3, size=96, seed=8, product="jw00001-o001_t001_nircam_clear-f200w"):
+    """A simulated NIRCam dither set calibrated by gpucal's image2 (CPU), and its image3 association.
+
+    Returns ``{"asn", "cals", "rates", "ref_dir"}`` (paths; ``ref_dir`` a str).
+    """
+    import pathlib
+
+    from gpucal.io.asn import make_image3_asn, write_asn
+    from gpucal.pipelines.image2 import Image2Pipeline
+    from gpucal.sim import simulate
+
+    root = pathlib.Path(root)
+    sim = simulate(root / "sim", exposures=exposures, backgrounds=0, size=size, seed=seed)
+    ref_dir = str(next(iter(sim.references.values())).parent)
+    names = []
+    for rate in sim.science:
+        Image2Pipeline.call(str(rate), device="cpu", save_results=True, output_dir=str(root / "cal"), ref_dir=ref_dir,
+                            steps={"resample": {"skip": True}})  # fmt: skip
+        names.append(rate.name.replace("_rate", "_cal"))
+    asn = write_asn(make_image3_asn(product, names, asn_id="o001"), root / "cal" / "image3_asn.json")
+    return {"asn": asn, "cals": [root / "cal" / n for n in names], "rates": list(sim.science), "ref_dir": ref_dir}

@@ -16,6 +16,8 @@ steps: bkg_subtract, assign_wcs, flat_field, photom, resample
 def add_parser(sub):
     import argparse
 
+    from gpucal.cli._options import add_pipeline_options
+
     parser = sub.add_parser(
         "image2",
         help="Stage 2 imaging: bkg_subtract, assign_wcs, flat_field, photom, resample",
@@ -26,22 +28,9 @@ def add_parser(sub):
     parser.add_argument(
         "input", type=pathlib.Path, nargs="?", help="_rate/_rateints FITS file or image2 association (.json)"
     )
-    parser.add_argument("--output-dir", type=pathlib.Path, default=None, help="output folder (default: current folder)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument(
-        "--require-gpu", action="store_true", default=None, help="fail instead of falling back to the CPU"
-    )
-    parser.add_argument(
-        "--config", type=pathlib.Path, default=None, help="jwst parameter file (ASDF/YAML) for calwebb_image2"
-    )
-    parser.add_argument(
-        "--ref-dir", type=pathlib.Path, default=None, help="local reference folder (default: $GPUCAL_REF_DIR)"
-    )
+    add_pipeline_options(parser, "calwebb_image2")
     parser.add_argument(
         "--save-bsub", action="store_true", default=None, help="deprecated: use --steps.bkg_subtract.save_results=true"
-    )
-    parser.add_argument(
-        "--print-config", action="store_true", help="print every step parameter with its default and exit"
     )
     return parser
 

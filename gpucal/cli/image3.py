@@ -19,6 +19,8 @@ source_catalog needs the APCORR and ABVEGAOFFSET references: --ref-dir, $GPUCAL_
 def add_parser(sub):
     import argparse
 
+    from gpucal.cli._options import add_pipeline_options
+
     parser = sub.add_parser(
         "image3",
         help="Stage 3 imaging: tweakreg, skymatch, outlier_detection, resample, source_catalog",
@@ -28,25 +30,12 @@ def add_parser(sub):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", type=pathlib.Path, nargs="*", help="image3 association (.json), or _cal files")
-    parser.add_argument("--output-dir", type=pathlib.Path, default=None, help="output folder (default: current folder)")
+    add_pipeline_options(parser, "calwebb_image3")
     parser.add_argument("--output-file", default=None, help="root of the mosaic's name (default: the product name)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument(
-        "--require-gpu", action="store_true", default=None, help="fail instead of falling back to the CPU"
-    )
-    parser.add_argument(
-        "--config", type=pathlib.Path, default=None, help="jwst parameter file (ASDF/YAML) for calwebb_image3"
-    )
-    parser.add_argument(
-        "--ref-dir", type=pathlib.Path, default=None, help="local reference folder (default: $GPUCAL_REF_DIR)"
-    )
     parser.add_argument(
         "--in-memory", choices=("true", "false"), default=None,
         help="keep outlier detection's single drizzles in memory (default true; false: row-band files)",
     )  # fmt: skip
-    parser.add_argument(
-        "--print-config", action="store_true", help="print every step parameter with its default and exit"
-    )
     return parser
 
 

@@ -90,19 +90,9 @@ def test_gpu_drizzle_is_bitwise_reproducible(observation, tmp_path):
 
 @pytest.fixture(scope="module")
 def image3_asn(tmp_path_factory):
-    from gpucal.io.asn import make_image3_asn, write_asn
-    from gpucal.pipelines.image2 import Image2Pipeline
-    from gpucal.sim import simulate
+    from tests.factories import simulated_cal_set
 
-    root = tmp_path_factory.mktemp("gpu_image3")
-    sim = simulate(root / "sim", exposures=3, backgrounds=0, size=512, seed=5)
-    ref_dir = str(next(iter(sim.references.values())).parent)
-    names = []
-    for rate in sim.science:
-        Image2Pipeline.call(str(rate), device="cpu", save_results=True, output_dir=str(root / "cal"), ref_dir=ref_dir,
-                            steps={"resample": {"skip": True}})  # fmt: skip
-        names.append(rate.name.replace("_rate", "_cal"))
-    return write_asn(make_image3_asn("gpu_mosaic", names, asn_id="o001"), root / "cal" / "image3_asn.json")
+    return simulated_cal_set(tmp_path_factory.mktemp("gpu_image3"), exposures=3, size=512, seed=5)["asn"]
 
 
 def test_image3_on_gpu_matches_cpu(image3_asn, tmp_path):

@@ -15,8 +15,8 @@ from astropy.io import fits
 
 from gpucal.errors import AssociationError, InputFileError, ParameterError
 from gpucal.io.asn import make_image3_asn, write_asn
-from gpucal.pipelines.image2 import Image2Pipeline
 from gpucal.pipelines.image3 import Image3Pipeline
+from tests.factories import simulated_cal_set
 
 PRODUCT = "jw00001-o001_t001_nircam_clear-f200w"
 
@@ -24,19 +24,7 @@ PRODUCT = "jw00001-o001_t001_nircam_clear-f200w"
 @pytest.fixture(scope="module")
 def cal_set(tmp_path_factory):
     """Three dithered 96x96 NIRCam _cal files (with cosmic rays) and their image3 association."""
-    from gpucal.sim import simulate
-
-    root = tmp_path_factory.mktemp("image3_set")
-    sim = simulate(root / "sim", exposures=3, backgrounds=0, size=96, seed=8)
-    ref_dir = str(next(iter(sim.references.values())).parent)
-    names = []
-    for rate in sim.science:
-        Image2Pipeline.call(str(rate), device="cpu", save_results=True, output_dir=str(root / "cal"), ref_dir=ref_dir,
-                            steps={"resample": {"skip": True}})  # fmt: skip
-        names.append(rate.name.replace("_rate", "_cal"))
-    asn = write_asn(make_image3_asn(PRODUCT, names, asn_id="o001"), root / "cal" / "image3_asn.json")
-    return {"asn": asn, "cals": [root / "cal" / n for n in names], "rates": list(sim.science), "root": root,
-            "ref_dir": ref_dir}  # fmt: skip
+    return simulated_cal_set(tmp_path_factory.mktemp("image3_set"), exposures=3, size=96, seed=8, product=PRODUCT)
 
 
 def _names(result):
