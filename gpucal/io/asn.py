@@ -81,6 +81,17 @@ class Association:
         }  # fmt: skip
 
 
+def _check_product_name(path, index, name):
+    """A product name becomes the root of output file names: it must be a plain file stem, never a path."""
+    if not name:
+        return  # the pipelines fall back to a name of their own (or refuse, where they need one)
+    if name in (".", "..") or "/" in name or "\\" in name or name != name.strip() or "\0" in name:
+        raise AssociationError(
+            f"{path}: product {index} name {name!r} is not a plain file name stem (it would write outside the "
+            "output folder or under a hidden name)"
+        )
+
+
 def read_asn(path, *, check_members=True):
     """Read and validate an association file.
 
@@ -131,7 +142,9 @@ def read_asn(path, *, check_members=True):
             if check_members and not member_path.is_file():
                 raise AssociationError(f"{path}: member {mem['expname']!r} not found (looked in {folder})")
             members.append(Member(mem["expname"], str(mem.get("exptype", "science")), member_path, extra))
-        products.append(Product(str(prod.get("name", "")), members))
+        name = str(prod.get("name", ""))
+        _check_product_name(path, i, name)
+        products.append(Product(name, members))
     known = {"asn_type", "asn_id", "asn_pool", "asn_rule", "program", "target", "products", "version_id",
              "code_version", "degraded_status", "constraints"}  # fmt: skip
     return Association(

@@ -81,3 +81,13 @@ def test_malformed(tmp_path, doc):
 def test_missing_file(tmp_path):
     with pytest.raises(AssociationError, match="no such association"):
         read_asn(tmp_path / "none_asn.json")
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/abs", "sub/dir", ".."])
+def test_product_names_must_be_plain_stems(tmp_path, name):
+    """A product name is the root of output names: a path would write outside the output folder (issue 9, item 2)."""
+    doc = {"asn_type": "image3", "products": [{"name": name, "members": []}]}
+    path = tmp_path / "asn.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(AssociationError, match="plain file name stem"):
+        read_asn(path, check_members=False)

@@ -287,3 +287,13 @@ def test_written_products_release_their_arrays_when_asked(tmp_path, steps):
         np.testing.assert_array_equal(read_exposure(lean.written[0]).data, full.data)
     with pytest.raises(ParameterError, match="keep_arrays"):
         Image2Pipeline(keep_arrays=False)
+
+
+def test_product_without_a_name_is_refused(tmp_path, rate, steps):
+    doc = make_image2_asn(rate.name).to_dict()
+    doc["products"][0]["name"] = ""
+    path = tmp_path / "noname_asn.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputFileError, match="has no name"):
+        Image2Pipeline.call(str(path), steps=steps, device="cpu", save_results=True, output_dir=str(tmp_path / "o"))
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

@@ -152,6 +152,8 @@ class Image2Pipeline:
                 log.warning("%s: asn_type is %r; treating it as an image2 association", path, asn.asn_type)
             for product in asn.products:
                 science = product.members_of("science")
+                if not product.name:
+                    raise InputFileError(f"{path}: a product has no name (the root of its output file names)")
                 if not science:
                     raise InputFileError(f"{path}: product {product.name!r} has no science member")
                 if len(science) > 1:
