@@ -10,8 +10,10 @@ evaluates the exact pixel map, which is faster than jwst's sampled one).
 """
 
 import dataclasses
+import math
 import typing
 
+from gpucal.errors import ParameterError
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
 
@@ -53,6 +55,35 @@ class ResampleStep(Step):
     propagate_dq: bool = field(False, doc="write a DQ array (OR of input DQ)")
     pixmap_stepsize: float = field(1.0, doc="pixel-map sampling step (1 = exact)", min=1.0)
     pixmap_order: int = field(1, doc="spline order for a sampled pixel map", min=1, max=3)
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.check_grid_parameters()
+
+    def check_grid_parameters(self):
+        """Refuse grid parameters that would give a nonsense grid, before any input is read."""
+
+        def bad(name, why):
+            raise ParameterError(f"{self.alias}: {name}: {why}")
+
+        for name in ("pixfrac", "pixel_scale_ratio", "pixel_scale", "rotation"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                bad(name, f"must be a finite number, not {value!r}")
+        if not 0.0 < self.pixfrac <= 1.0:
+            bad("pixfrac", f"must be in (0, 1], not {self.pixfrac!r}")
+        if self.pixel_scale_ratio <= 0.0:
+            bad("pixel_scale_ratio", f"must be positive, not {self.pixel_scale_ratio!r}")
+        if self.pixel_scale is not None and self.pixel_scale <= 0.0:
+            bad("pixel_scale", f"must be positive, not {self.pixel_scale!r}")
+        if self.crval is not None:
+            ra, dec = self.crval
+            if not (math.isfinite(ra) and 0.0 <= ra < 360.0):
+                bad("crval", f"RA must be in [0, 360) degrees, not {ra!r}")
+            if not (math.isfinite(dec) and -90.0 <= dec <= 90.0):
+                bad("crval", f"Dec must be in [-90, 90] degrees, not {dec!r}")
+        if self.crpix is not None and not all(math.isfinite(v) for v in self.crpix):
+            bad("crpix", f"must be finite, not {list(self.crpix)!r}")
 
     def process(self, exposure, ctx):
         """image2: drizzle one exposure onto its own grid (image3 calls :mod:`gpucal.resample.mosaic`)."""

@@ -297,3 +297,14 @@ def test_product_without_a_name_is_refused(tmp_path, rate, steps):
     with pytest.raises(InputFileError, match="has no name"):
         Image2Pipeline.call(str(path), steps=steps, device="cpu", save_results=True, output_dir=str(tmp_path / "o"))
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "message"),
+    [("crval", "10.0 -100.0", "Dec"), ("crval", "360.0 0.0", "RA"), ("crval", "nan 0", "RA"), ("pixfrac", "0", "pixfrac"),
+     ("rotation", "nan", "rotation"), ("pixel_scale", "nan", "pixel_scale"), ("crpix", "nan 3", "crpix")],
+)  # fmt: skip
+def test_grid_parameters_are_range_checked_up_front(param, value, message):
+    """Issue 9, item 4: a Dec of -100 used to give a nonsense grid and exit 0."""
+    with pytest.raises(ParameterError, match=message):
+        Image2Pipeline(steps={"resample": {param: value}})
