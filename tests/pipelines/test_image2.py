@@ -283,7 +283,8 @@ def test_written_products_release_their_arrays_when_asked(tmp_path, steps):
                                 keep_arrays=False)  # fmt: skip
     assert all(r.arrays for r in kept) and not any(r.arrays for r in light)
     for full, lean in zip(kept, light, strict=True):
-        assert lean.meta.filename == full.meta.filename and [p.name for p in lean.written] == [p.name for p in full.written]
+        assert lean.meta.filename == full.meta.filename
+        assert [p.name for p in lean.written] == [p.name for p in full.written]
         np.testing.assert_array_equal(read_exposure(lean.written[0]).data, full.data)
     with pytest.raises(ParameterError, match="keep_arrays"):
         Image2Pipeline(keep_arrays=False)
@@ -301,8 +302,9 @@ def test_product_without_a_name_is_refused(tmp_path, rate, steps):
 
 @pytest.mark.parametrize(
     ("param", "value", "message"),
-    [("crval", "10.0 -100.0", "Dec"), ("crval", "360.0 0.0", "RA"), ("crval", "nan 0", "RA"), ("pixfrac", "0", "pixfrac"),
-     ("rotation", "nan", "rotation"), ("pixel_scale", "nan", "pixel_scale"), ("crpix", "nan 3", "crpix")],
+    [("crval", "10.0 -100.0", "Dec"), ("crval", "360.0 0.0", "RA"), ("crval", "nan 0", "RA"),
+     ("pixfrac", "0", "pixfrac"), ("rotation", "nan", "rotation"), ("pixel_scale", "nan", "pixel_scale"),
+     ("crpix", "nan 3", "crpix")],
 )  # fmt: skip
 def test_grid_parameters_are_range_checked_up_front(param, value, message):
     """Issue 9, item 4: a Dec of -100 used to give a nonsense grid and exit 0."""
