@@ -58,6 +58,10 @@ class RunContext:
     writer : concurrent.futures.Executor, optional
         Writes outputs in the background when given (``written`` then holds
         futures of the paths; the pipeline waits for them).
+    mosaic_builder, outlier_result, intermediate, catalog
+        Stage 3 state handed from step to step: the mosaic that outlier
+        detection feeds as it flags, what outlier detection reported, its
+        staged intermediate products ``(path, name)``, the source catalog.
     """
 
     device: object
@@ -70,6 +74,10 @@ class RunContext:
     writer: object = None
     timings: list = dataclasses.field(default_factory=list)
     written: list = dataclasses.field(default_factory=list)
+    mosaic_builder: object = None
+    outlier_result: object = None
+    intermediate: list = dataclasses.field(default_factory=list)
+    catalog: object = None
     _selectors: dict = dataclasses.field(default_factory=dict)
 
     def references(self, step):

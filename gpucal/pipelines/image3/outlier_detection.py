@@ -82,7 +82,7 @@ class OutlierDetectionStep(LibraryStep):
                 ctx.finalize(member.meta_exposure)
                 member.store(member.load())
             return library
-        builder = getattr(ctx, "mosaic_builder", None)
+        builder = ctx.mosaic_builder
         # With the resample step's default grid, the mosaic's grid is this step's grid (the same computation).
         grid = builder.grid if builder is not None else grid_from_exposures([m.meta_exposure for m in library])
         # The flagged exposures are stored as they are flagged: their status must already say so.

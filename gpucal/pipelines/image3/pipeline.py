@@ -178,8 +178,7 @@ class Image3Pipeline:
         elapsed = time.perf_counter() - start
         summary = ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds, _ in ctx.timings)
         log.info("calwebb_image3: %s done in %.3f s (%s)", name, elapsed, summary)
-        return Image3Result(mosaic, written, list(ctx.timings), getattr(ctx, "outlier_result", None),
-                            getattr(ctx, "catalog", None))  # fmt: skip
+        return Image3Result(mosaic, written, list(ctx.timings), ctx.outlier_result, ctx.catalog)
 
     def _mosaic_builder(self, steps, library, ctx):
         """A mosaic that outlier detection feeds as it flags, or None.
@@ -213,7 +212,7 @@ class Image3Pipeline:
         if step.blendheaders:
             log.info("resample: blendheaders: the mosaic carries the first input's metadata; gpucal writes no HDRTAB")
         begin = time.perf_counter()
-        builder = getattr(ctx, "mosaic_builder", None)
+        builder = ctx.mosaic_builder
         if builder is not None and builder.n_added != len(library):
             builder = None  # not (entirely) fed by outlier detection: read every exposure
         fed, fed_adds = (0.0, 0.0) if builder is None else (builder.seconds, builder.add_seconds)
@@ -241,10 +240,9 @@ class Image3Pipeline:
         if not self.steps["outlier_detection"].skip:  # jwst saves the _crf products when the step ran
             for member in library:
                 staged.append((member.path, library.crf_path(member, self.output_dir)))
-        for path, name in getattr(ctx, "intermediate", ()):
+        for path, name in ctx.intermediate:
             staged.append((path, self.output_dir / name))
-        catalog = getattr(ctx, "catalog", None)
-        for path in getattr(catalog, "paths", None) or ():
+        for path in getattr(ctx.catalog, "paths", None) or ():
             staged.append((path, self.output_dir / pathlib.Path(path).name))
         written = []
         scratch = library.scratch.resolve()
