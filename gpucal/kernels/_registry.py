@@ -67,6 +67,8 @@ KERNELS = {
         KernelSpec("sky_moments", "gpucal.kernels.sky_stats", "skymatch", rtol=1e-12, atol=1e-9),
         KernelSpec("sky_sumdiff", "gpucal.kernels.sky_stats", "skymatch", rtol=1e-12, atol=1e-9),
         KernelSpec("sky_histogram", "gpucal.kernels.sky_stats", "skymatch", rtol=0.0, atol=0.0),
+        KernelSpec("background_zoom", "gpucal.kernels.background_zoom", "tweakreg, source_catalog", rtol=1e-6),
+        KernelSpec("circular_peaks", "gpucal.kernels.circular_peaks", "tweakreg", rtol=0.0, atol=0.0),
     )
 }
 

@@ -7,13 +7,24 @@ values still kept, keeps ``cen - 3 std <= w <= cen + 3 std`` and stops when
 nothing changes or after 5 iterations; the mean is taken in float64.
 
 The computation stays on the array's device: numpy arrays give exactly the
-values stcal gets (the same numpy calls in the same order); CuPy arrays use
+values stcal gets; CuPy arrays use
 CuPy's reductions, whose float32 summation order differs from numpy's pairwise
 one, so the threshold may differ in the last bits there.
+
+On the host the clipped values are finite by construction, so ``nanmedian``
+and ``nanstd`` reduce to what :func:`_median_exact` and ``np.std`` compute,
+without the NaN scans and copies (three times faster on a 4 Mpx grid):
+``nanmedian`` of a NaN-free 1-D array is ``np.median``, which is the middle
+element, or ``float32(a + b) / 2`` of the two middle ones; ``nanstd`` of a
+NaN-free array is ``np.std`` with the same float32 sums and float64 division
+by the count. ``tests/outlier`` checks both against the ``nan`` functions bit
+for bit.
 """
 
 import math
 import warnings
+
+import numpy as np
 
 from gpucal.engine.arrays import get_array_module
 from gpucal.errors import ParameterError
@@ -44,12 +55,17 @@ def weight_threshold(wht, maskpt):
         raise ParameterError(f"maskpt: must be a finite number, not {maskpt!r}")
     xp = get_array_module(wht)
     values = wht[xp.isfinite(wht) & (wht != 0)]
+    host = xp is np and values.dtype == np.float32
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for _ in range(_MAXITERS):
             size = values.size
-            cen = xp.nanmedian(values)
-            std = xp.nanstd(values)
+            if host and size:
+                cen = _median_exact(values)
+                std = np.std(values)
+            else:
+                cen = xp.nanmedian(values)
+                std = xp.nanstd(values)
             lo = cen - std * _SIGMA
             hi = cen + std * _SIGMA
             values = values[(values >= lo) & (values <= hi)]
@@ -57,3 +73,13 @@ def weight_threshold(wht, maskpt):
                 break
         mean = xp.mean(values, dtype=xp.float64)
     return float(mean) * maskpt
+
+
+def _median_exact(values):
+    """``np.median`` of a non-empty, NaN-free float32 1-D array, from one partition of a copy."""
+    n = values.size
+    half = n // 2
+    if n % 2:
+        return np.partition(values, half)[half]
+    part = np.partition(values, (half - 1, half))
+    return np.float32(np.float32(part[half - 1] + part[half]) / 2)

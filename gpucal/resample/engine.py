@@ -31,6 +31,7 @@ from gpucal.io.grouping import group_id as _group_id
 from gpucal.kernels import kernel_for
 from gpucal.kernels.drizzle import fill_unweighted
 from gpucal.kernels.drizzle_weight import WEIGHT_EXPTIME, WEIGHT_IVM, WEIGHT_UNIT
+from gpucal.resample._window import pixmap_extent
 from gpucal.wcs.compile import compile_pixmap
 
 __all__ = ["VARIANCE_NAMES", "ResampleSettings", "Resampler", "parse_fillval"]
@@ -147,7 +148,9 @@ class Resampler:
         self.con = xp.zeros((self._min_planes, *shape), dtype=xp.int32) if settings.enable_ctx else None
         self.dq = xp.zeros(shape, dtype=xp.uint32) if settings.propagate_dq else None
         if settings.compute_err == "driz_err" and settings.enable_var:
-            raise ParameterError("compute_err='driz_err' drizzles ERR itself and cannot be combined with variance resampling")
+            raise ParameterError(
+                "compute_err='driz_err' drizzles ERR itself and cannot be combined with variance resampling"
+            )
         self.err = xp.full(shape, start, dtype=xp.float32) if settings.compute_err == "driz_err" else None
         if settings.enable_var:
             self.wsum = {n: xp.full(shape, np.nan, dtype=xp.float32) for n in VARIANCE_NAMES}
@@ -225,32 +228,12 @@ class Resampler:
         then clipped to the grid. A pixel map with no finite value gives a
         1x1 window (drizzle then refuses the exposure).
         """
-        xp = self.device.xp
         ny_out, nx_out = self.grid.shape
         xmin, xmax, ymin, ymax = box
         sub = pixmap[max(ymin - 1, 0) : ymax + 2, max(xmin - 1, 0) : xmax + 2]
-        if bool(xp.isfinite(sub).all()):
-            # The usual case (every pixel maps): the same extrema without masks and their copies.
-            lo_x, hi_x, lo_y, hi_y = (float(v) for v in (sub[..., 0].min(), sub[..., 0].max(),
-                                                           sub[..., 1].min(), sub[..., 1].max()))  # fmt: skip
-            step = 0.0
-            for axis in (0, 1):
-                if sub.shape[axis] > 1:
-                    diff = xp.diff(sub, axis=axis)
-                    step = max(step, float(xp.abs(diff.max())), float(xp.abs(diff.min())))
-        else:
-            finite = xp.isfinite(sub[..., 0]) & xp.isfinite(sub[..., 1])
-            if not bool(finite.any()):
-                return 0, 0, 1, 1
-            x, y = sub[..., 0][finite], sub[..., 1][finite]
-            lo_x, hi_x, lo_y, hi_y = (float(v) for v in (x.min(), x.max(), y.min(), y.max()))
-            step = 0.0
-            for axis in (0, 1):
-                for c in (0, 1):
-                    diff = xp.abs(xp.diff(sub[..., c], axis=axis))
-                    diff = diff[xp.isfinite(diff)]
-                    if diff.size:
-                        step = max(step, float(diff.max()))
+        found, lo_x, hi_x, lo_y, hi_y, step = pixmap_extent(sub)
+        if not found:
+            return 0, 0, 1, 1
         pixfrac, ratio = float(self.settings.pixfrac), float(self.grid.kernel_ratio or 1.0)
         reach = {"lanczos2": 2.0, "lanczos3": 3.0, "turbo": pixfrac / 2, "gaussian": max(2.5 * pixfrac / 2.3548, 1.2)}
         margin = math.ceil(reach.get(self.settings.kernel, 0.0) / ratio + 2.0 * step) + 2

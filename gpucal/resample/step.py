@@ -32,9 +32,13 @@ def output_grid(step, exposures):
     )  # fmt: skip
 
 
-def build_product(first, arrays, times, grid, step, exposures):
-    """The ``_i2d`` Exposure from the resampled arrays (jwst's ``update_output_model`` and ``finalize``)."""
-    meta = keyword_meta(first.meta_tree)
+def build_product(first, arrays, times, grid, step, exposures, *, meta=None):
+    """The ``_i2d`` Exposure from the resampled arrays (jwst's ``update_output_model`` and ``finalize``).
+
+    ``meta`` is the meta tree to start from (default: the keyworded meta of
+    ``first``; image3 passes the inputs' blended meta, see :mod:`gpucal.io.blend`).
+    """
+    meta = keyword_meta(first.meta_tree) if meta is None else meta
     product = Exposure(dict(arrays), meta, model_type="ImageModel")
     m = product.meta
     m.wcs = grid.wcs
@@ -78,7 +82,10 @@ def _resampler(grid, settings, device, n_inputs, exposures):
 def resample_exposure(step, exposure, ctx):
     """image2's resample: drizzle one calibrated exposure onto its own grid; returns the ``_i2d``."""
     if step.pixmap_stepsize != 1:
-        log.info("resample: pixmap_stepsize=%s ignored: gpucal evaluates the exact pixel map, faster than a sampled one", step.pixmap_stepsize)
+        log.info(
+            "resample: pixmap_stepsize=%s ignored: gpucal evaluates the exact pixel map, faster than a sampled one",
+            step.pixmap_stepsize,
+        )
     grid = output_grid(step, [exposure])
     log.info(
         "resample: output grid %d x %d, pixel scale %.5f arcsec", grid.shape[1], grid.shape[0], grid.pixel_scale * 3600
@@ -88,7 +95,8 @@ def resample_exposure(step, exposure, ctx):
     arrays, times = resampler.finalize()
     if not bool((arrays["wht"] > 0).any()):
         warnings.warn(
-            f"resample: no pixel of {exposure.path or exposure.meta.filename} landed on the output grid; the _i2d is empty",
+            f"resample: no pixel of {exposure.path or exposure.meta.filename} landed on the output grid; "
+            "the _i2d is empty",
             GpucalWarning,
             stacklevel=2,
         )

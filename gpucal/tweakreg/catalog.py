@@ -16,7 +16,9 @@ jwst 3.0 finds the alignment sources of one exposure this way:
   WCS bounding box.
 
 The functions here do the same with the same photutils classes, so that the
-catalogs (and hence the fits) are jwst's.
+catalogs (and hence the fits) are jwst's; the background images and the star
+finders' peak test are computed by gpucal kernels that give photutils' values
+(:mod:`gpucal.catalog.fast`).
 """
 
 import dataclasses
@@ -25,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from gpucal.catalog.fast import background_images, fast_circular_peaks
 from gpucal.dqflags import DO_NOT_USE, NON_SCIENCE
 
 __all__ = ["FinderParams", "filter_by_bounding_box", "find_sources", "rename_position_columns"]
@@ -120,7 +123,7 @@ def _point_finder(params, threshold_image, data, mask):
         sharpness_range=(params.sharplo, params.sharphi), roundness_range=(params.roundlo, params.roundhi),
         peak_max=params.peakmax, n_brightest=params.brightest,
     )  # fmt: skip
-    with use_future_column_names():
+    with use_future_column_names(), fast_circular_peaks():
         return find(data, mask=mask)
 
 
@@ -184,8 +187,9 @@ def find_sources(data, dq, params, *, err=None):
         background = _background(data, params.bkg_boxsize, mask)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyUserWarning)
-            threshold_image = params.snr_threshold * background.background_rms
-        residual = data - background.background
+            sky, sky_rms = background_images(background, data.shape)
+            threshold_image = params.snr_threshold * sky_rms
+        residual = data - sky
     except ValueError as exc:
         log.warning("tweakreg: error determining the sky background: %s", exc)
         return _empty_catalog()

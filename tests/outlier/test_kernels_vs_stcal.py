@@ -110,3 +110,19 @@ def test_weight_threshold_matches_stcal(seed):
         expected = stcal_utils.compute_weight_threshold(wht, 0.7)
     got = weight_threshold(wht, 0.7)
     assert (np.isnan(got) and np.isnan(expected)) if seed == 0 else got == expected
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 599, 600, 601, 10_000, 10_001])
+def test_threshold_host_shortcuts_equal_the_nan_functions(n):
+    """The host path's median and std are numpy's ``nanmedian``/``nanstd`` bit for bit on NaN-free data."""
+    from gpucal.outlier.threshold import _median_exact
+
+    rng = np.random.default_rng(n)
+    for values in (
+        rng.normal(1000.0, 30.0, n).astype(np.float32),
+        np.round(rng.normal(10.0, 3.0, n)).astype(np.float32),  # many ties
+        rng.gamma(3.0, 2.0, n).astype(np.float32),
+    ):
+        for got, expected in ((_median_exact(values), np.nanmedian(values)), (np.std(values), np.nanstd(values))):
+            assert got.dtype == expected.dtype == np.float32
+            assert got.tobytes() == expected.tobytes()

@@ -124,7 +124,7 @@ def test_variance_window_gives_the_full_grid_result(exposure, kernel):
         if full:
             resampler._window = lambda pixmap, box: (0, 0, grid.shape[1], grid.shape[0])
         else:
-            x0, y0, nx, ny = resampler._window(resampler.pixmap(exposure), (0, 27, 0, 23))
+            _x0, _y0, nx, ny = resampler._window(resampler.pixmap(exposure), (0, 27, 0, 23))
             assert nx * ny < 0.8 * grid.shape[0] * grid.shape[1]
         resampler.add(exposure)
         results.append(resampler.finalize()[0])
@@ -175,7 +175,7 @@ def test_gpu_without_memory_for_the_grid(monkeypatch, exposure):
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(memGetInfo=lambda: (100, 8 << 30)))
     monkeypatch.setitem(sys.modules, "cupy", fake)
     grid = grid_from_exposures([exposure])
-    with pytest.raises(DeviceMemoryError, match="GiB on cuda:0 but only 0.0 GiB"):
+    with pytest.raises(DeviceMemoryError, match=r"GiB on cuda:0 but only 0\.0 GiB"):
         Resampler(grid, Device("cuda", 0), ResampleSettings())
 
 
