@@ -1,5 +1,7 @@
 """SourceCatalogStep on a simulated mosaic: products, reference selection, empty mosaic, bad references."""
 
+import re
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -112,3 +114,37 @@ def test_parameters_are_validated_and_used(mosaic, tmp_path):
         exposure, _ctx(tmp_path, ref_dir))  # fmt: skip
     assert dao.segmentation is None and dao.n_sources > 0
     assert dao.table.colnames == default.table.colnames
+
+
+@pytest.mark.parametrize("reftype", ["apcorr", "abvegaoffset"])
+def test_image3_stops_before_its_first_step_on_a_reference_for_another_filter(catalog_set, tmp_path, monkeypatch,
+                                                                              reftype):  # fmt: skip
+    """A long-wavelength reference for the F200W mosaic: exit code 5 naming the file, before tweakreg runs."""
+    from gpucal.pipelines.image3 import Image3Pipeline
+    from gpucal.pipelines.image3.tweakreg import TweakRegStep
+    from gpucal.sim import make_reference_files
+
+    other = make_reference_files(tmp_path / "lw", detector="nrcalong", filter="f444w")[reftype]
+
+    def tweakreg_ran(*args, **kwargs):
+        raise AssertionError("tweakreg ran: the reference was not checked first")
+
+    monkeypatch.setattr(TweakRegStep, "run", tweakreg_ran)
+    steps = {"source_catalog": {f"override_{reftype}": str(other)}}
+    with pytest.raises(ReferenceFileError, match=re.escape(str(other)) + ".*F200W") as info:
+        Image3Pipeline.call(str(catalog_set["asn"]), device="cpu", ref_dir=catalog_set["ref_dir"], steps=steps,
+                            save_results=True, output_dir=str(tmp_path / "out"))  # fmt: skip
+    assert info.value.exit_code == 5
+    assert not list((tmp_path / "out").glob("*.fits"))
+
+
+def test_gpucal_image3_exits_5_with_one_line_naming_the_reference(catalog_set, tmp_path, capsys):
+    from gpucal.cli import main
+    from gpucal.sim import make_reference_files
+
+    other = make_reference_files(tmp_path / "lw", detector="nrcalong", filter="f444w")["apcorr"]
+    code = main(["image3", str(catalog_set["asn"]), "--device", "cpu", "--ref-dir", catalog_set["ref_dir"],
+                 "--output-dir", str(tmp_path / "out"), f"--steps.source_catalog.override_apcorr={other}"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 5
+    assert len(err) == 1 and str(other) in err[0] and "F200W" in err[0]

@@ -16,7 +16,7 @@ import pathlib
 import time
 import typing
 
-from gpucal.catalog import make_catalog, write_catalog, write_segmentation
+from gpucal.catalog import abvega_offset, aperture_params, make_catalog, write_catalog, write_segmentation
 from gpucal.errors import ParameterError
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
@@ -83,6 +83,28 @@ class SourceCatalogStep(Step):
             return None
         log.info("%s: using %s reference %s", self.alias, reftype.upper(), path)
         return path
+
+    def check_references(self, meta, ctx, source=None):
+        """Select the APCORR and ABVEGAOFFSET references for ``meta`` and check that they have its rows.
+
+        image3 calls this with its first input's meta (instrument, filter, pupil and subarray are the mosaic's)
+        before its first step, so that a reference made for another filter stops the run at once with a
+        :class:`ReferenceFileError` naming the file (exit code 5), not after the mosaic has been built.
+        """
+        if self.skip:
+            return
+        selector = ctx.references(self)
+        apcorr = selector.select("apcorr", meta, source=source)
+        abvega = selector.select("abvegaoffset", meta, source=source)
+        instrument = str(meta.instrument.name or "").upper()
+        if apcorr != "N/A":
+            aperture_params(apcorr, instrument=instrument, filter_name=meta.instrument.filter,
+                            pupil=meta.instrument.pupil, subarray=meta.subarray.name,
+                            aperture_ee=(self.aperture_ee1, self.aperture_ee2, self.aperture_ee3),
+                            pixel_scale_ratio=1.0)  # fmt: skip
+        if abvega != "N/A":
+            abvega_offset(abvega, instrument=instrument, filter_name=meta.instrument.filter,
+                          pupil=meta.instrument.pupil, detector=meta.instrument.detector)  # fmt: skip
 
     def output_paths(self, ctx):
         """``(<product>_cat.ecsv, <product>_segm.fits)`` in the step's (else the run's) output folder."""
