@@ -297,6 +297,12 @@ def reference_file_names(data):
     }
 
 
+def _served_subarrays(detector):
+    """``P_SUBARR`` of a full-frame reference: every subarray the simulator makes (``FULL|GENERIC|SUB160|...|``)."""
+    named = _NIRCAM_SUBARRAYS if detector.instrument == "nircam" else tuple(_MIRI_SUBARRAYS)
+    return "|".join(("FULL", "GENERIC", *named)) + "|"
+
+
 def _primary(data, reftype, model_type, description, *, filter_pupil=True):
     from astropy.io import fits
 
@@ -328,6 +334,8 @@ def _primary(data, reftype, model_type, description, *, filter_pupil=True):
         ("EXP_TYPE", det.exp_type, "Type of data in the exposure"),
         ("P_EXP_TY", det.p_exptype, "Applicable EXP_TYPE"),
         ("SUBARRAY", "FULL", "Subarray used"),
+        # A full-frame reference serves every subarray (cut out by the step); MIRI flats select on SUBARRAY.
+        ("P_SUBARR", _served_subarrays(det), "Applicable SUBARRAY values"),
         ("SUBSTRT1", 1, "Starting pixel in axis 1 direction"),
         ("SUBSTRT2", 1, "Starting pixel in axis 2 direction"),
         ("SUBSIZE1", cols, "Number of pixels in axis 1 direction"),
@@ -532,11 +540,8 @@ def write_reference_files(data, folder):
     folder.mkdir(parents=True, exist_ok=True)
     names = reference_file_names(data)
     det = data.detector
-    if det.instrument == "nircam":
-        subarrays = ["FULL", "GENERIC", *_NIRCAM_SUBARRAYS]
-    else:
-        subarrays = ["FULL", "GENERIC", *_MIRI_SUBARRAYS]
     paths = {reftype: folder / name for reftype, name in names.items()}
+    subarrays = _served_subarrays(det).rstrip("|").split("|")
     write_distortion(paths["distortion"], det, det.full_aperture, subarrays=subarrays)
     write_filteroffset(paths["filteroffset"], det, data.offsets)
     _write_flat(data, paths["flat"])

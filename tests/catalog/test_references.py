@@ -58,7 +58,7 @@ def test_selection_and_errors_name_the_file(refs):
 
 def test_wrong_reference_type_is_refused(refs):
     _, paths = refs
-    with pytest.raises(ReferenceFileError, match=r"_photom\.fits: apcorr reference has no APCORR table"):
+    with pytest.raises(ReferenceFileError, match=r"_photom\.fits: REFTYPE is 'photom', expected an apcorr reference"):
         read_apcorr(paths["photom"])
     with pytest.raises(ReferenceFileError, match="abvegaoffset"):
         read_abvegaoffset(paths["distortion"])

@@ -154,3 +154,22 @@ def test_reference_files_are_identical_across_runs(tmp_path):
 def test_bad_options_raise_parameter_error(tmp_path, kwargs, option):
     with pytest.raises(ParameterError, match=option):
         make_reference_files(tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("fixture", ["nircam_sim", "miri_sim"])
+def test_references_fit_their_exposures_as_crds_would_select_them(request, fixture):
+    """Every simulated reference passes gpucal's CRDS checks for the simulated exposures, and a local
+    folder of them selects each one (the MIRI flat used to say SUBARRAY=FULL only, refused for SUB128)."""
+    import pathlib
+
+    from gpucal.io.exposure import read_exposure
+    from gpucal.io.refs import ReferenceSelector, check_reference
+
+    sim = request.getfixturevalue(fixture)
+    folder = pathlib.Path(sim.references["flat"]).parent
+    for product in (*sim.science, *sim.background):
+        meta = read_exposure(product).meta
+        selector = ReferenceSelector(ref_dir=folder, use_crds=False)
+        for reftype, path in sim.references.items():
+            check_reference(reftype, path, meta, source=product)
+            assert pathlib.Path(selector.select(reftype, meta)).resolve() == pathlib.Path(path).resolve(), reftype

@@ -7,6 +7,7 @@ Readers are cached by path and modification time: a reprocessing run reads
 each reference once however many exposures use it.
 """
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -17,6 +18,7 @@ import numpy as np
 
 from gpucal.errors import InputFileError, ReferenceFileError
 from gpucal.io import fitsraw
+from gpucal.io.refs.match import with_article
 
 __all__ = [
     "AbvegaOffsetRef",
@@ -164,9 +166,38 @@ def _primary_keywords(hdus):
 
 
 def _check_reftype(path, header, expected):
-    reftype = str(header.get("REFTYPE", expected)).strip().lower()
+    """REFTYPE must be present and be ``expected`` (a science product has none)."""
+    if "REFTYPE" not in header or not str(header["REFTYPE"]).strip():
+        raise ReferenceFileError(
+            f"{path}: no REFTYPE keyword: not a reference file ({with_article(expected)} reference was expected)"
+        )
+    reftype = str(header["REFTYPE"]).strip().lower()
     if reftype != expected:
-        raise ReferenceFileError(f"{path}: REFTYPE is {reftype!r}, expected a {expected} reference")
+        raise ReferenceFileError(f"{path}: REFTYPE is {reftype!r}, expected {with_article(expected)} reference")
+
+
+@contextlib.contextmanager
+def _open_fits(path, reftype):
+    """astropy's HDU list of a FITS reference whose structure fitsraw has checked first.
+
+    A truncated or corrupt file is one :class:`ReferenceFileError` line; astropy's
+    warnings about it (VerifyWarning, "may have been truncated") are not printed.
+    """
+    from astropy.io import fits
+
+    try:
+        fitsraw.read_hdus(path, names=set(), skip_tables=True)  # headers and sizes only
+    except InputFileError as exc:
+        raise ReferenceFileError(f"{reftype} reference {exc}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False) as hdul:
+                yield hdul
+    except ReferenceFileError:
+        raise
+    except Exception as exc:
+        raise ReferenceFileError(f"{path}: unreadable {reftype} reference ({exc.__class__.__name__}: {exc})") from None
 
 
 def _image_reference(path, reftype):
@@ -203,38 +234,21 @@ def read_flat(path):
     return _read_flat(_stat_key(path))
 
 
-def _table_from_fits(path, extname):
-    from astropy.io import fits
-
-    with fits.open(path, memmap=False) as hdul:
-        if extname not in hdul:
-            return None
-        data = hdul[extname].data
-        return None if data is None else np.array(data)
-
-
 @functools.lru_cache(maxsize=16)
 def _read_photom(key):
     path = key[0]
-    from astropy.io import fits
-
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            header = dict(hdul[0].header)
-            names = [h.name for h in hdul]
-            if "PHOTOM" not in names:
-                raise ReferenceFileError(f"{path}: photom reference has no PHOTOM table")
-            table = np.array(hdul["PHOTOM"].data)
-            timecoeff = {}
-            for kind in ("linear", "exponential", "powerlaw"):
-                ext = f"TIMECOEFF_{kind.upper()}"
-                if ext in names and hdul[ext].data is not None:
-                    timecoeff[kind] = np.array(hdul[ext].data)
-    except ReferenceFileError:
-        raise
-    except Exception as exc:
-        raise ReferenceFileError(f"{path}: unreadable photom reference ({exc})") from exc
-    _check_reftype(path, header, "photom")
+    with _open_fits(path, "photom") as hdul:
+        header = dict(hdul[0].header)
+        _check_reftype(path, header, "photom")
+        names = [h.name for h in hdul]
+        if "PHOTOM" not in names or hdul["PHOTOM"].data is None:
+            raise ReferenceFileError(f"{path}: photom reference has no PHOTOM table")
+        table = np.array(hdul["PHOTOM"].data)
+        timecoeff = {}
+        for kind in ("linear", "exponential", "powerlaw"):
+            ext = f"TIMECOEFF_{kind.upper()}"
+            if ext in names and hdul[ext].data is not None:
+                timecoeff[kind] = np.array(hdul[ext].data)
     columns = {c.lower() for c in table.dtype.names or ()}
     if "photmjsr" not in columns and "photmj" not in columns:
         raise ReferenceFileError(f"{path}: PHOTOM table has no photmjsr column (columns: {sorted(columns)})")
@@ -277,18 +291,24 @@ def _read_asdf(path, reftype):
         raise ReferenceFileError(f"{path}: unreadable {reftype} reference ({exc.__class__.__name__}: {exc})") from exc
 
 
-def _meta_reftype(tree):
+def _meta_reftype(path, tree, expected):
+    """The ``meta`` of an ASDF reference whose ``meta.reftype`` is ``expected`` (required, as in FITS)."""
     meta = tree.get("meta") or {}
-    return str(meta.get("reftype", "")).strip().lower(), meta
+    reftype = str(meta.get("reftype") or "").strip().lower()
+    if not reftype:
+        raise ReferenceFileError(
+            f"{path}: no meta.reftype: not a reference file ({with_article(expected)} reference was expected)"
+        )
+    if reftype != expected:
+        raise ReferenceFileError(f"{path}: reftype is {reftype!r}, expected {with_article(expected)} reference")
+    return meta
 
 
 @functools.lru_cache(maxsize=32)
 def _read_distortion(key):
     path = key[0]
     tree = _read_asdf(path, "distortion")
-    reftype, meta = _meta_reftype(tree)
-    if reftype not in ("", "distortion"):
-        raise ReferenceFileError(f"{path}: reftype is {reftype!r}, expected a distortion reference")
+    meta = _meta_reftype(path, tree, "distortion")
     model = tree.get("model")
     if model is None or not hasattr(model, "n_inputs"):
         raise ReferenceFileError(f"{path}: distortion reference has no 'model' transform")
@@ -308,9 +328,7 @@ def read_distortion(path):
 def _read_filteroffset(key):
     path = key[0]
     tree = _read_asdf(path, "filteroffset")
-    reftype, meta = _meta_reftype(tree)
-    if reftype not in ("", "filteroffset"):
-        raise ReferenceFileError(f"{path}: reftype is {reftype!r}, expected a filteroffset reference")
+    meta = _meta_reftype(path, tree, "filteroffset")
     filters = tree.get("filters")
     if not isinstance(filters, list):
         raise ReferenceFileError(f"{path}: filteroffset reference has no 'filters' list")
@@ -368,21 +386,12 @@ _APCORR_NUMBERS = ("eefraction", "radius", "apcorr", "skyin", "skyout")
 @functools.lru_cache(maxsize=16)
 def _read_apcorr(key):
     path = key[0]
-    from astropy.io import fits
-
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            header = dict(hdul[0].header)
-            if "APCORR" not in [h.name for h in hdul] or hdul["APCORR"].data is None:
-                raise ReferenceFileError(f"{path}: apcorr reference has no APCORR table")
-            table = np.array(hdul["APCORR"].data)
-    except ReferenceFileError:
-        raise
-    except FileNotFoundError:
-        raise ReferenceFileError(f"{path}: apcorr reference not found") from None
-    except Exception as exc:
-        raise ReferenceFileError(f"{path}: unreadable apcorr reference ({exc.__class__.__name__}: {exc})") from exc
-    _check_reftype(path, header, "apcorr")
+    with _open_fits(path, "apcorr") as hdul:
+        header = dict(hdul[0].header)
+        _check_reftype(path, header, "apcorr")
+        if "APCORR" not in [h.name for h in hdul] or hdul["APCORR"].data is None:
+            raise ReferenceFileError(f"{path}: apcorr reference has no APCORR table")
+        table = np.array(hdul["APCORR"].data)
     names = table.dtype.names or ()
     columns = _table_columns(path, names, [table[n] for n in names])
     missing = [c for c in ("filter", *_APCORR_NUMBERS) if c not in columns]
@@ -405,9 +414,7 @@ def read_apcorr(path):
 def _read_abvegaoffset(key):
     path = key[0]
     tree = _read_asdf(path, "abvegaoffset")
-    reftype, meta = _meta_reftype(tree)
-    if reftype not in ("", "abvegaoffset"):
-        raise ReferenceFileError(f"{path}: reftype is {reftype!r}, expected an abvegaoffset reference")
+    meta = _meta_reftype(path, tree, "abvegaoffset")
     table = tree.get("abvega_offset")
     if table is None or not hasattr(table, "colnames"):
         raise ReferenceFileError(f"{path}: abvegaoffset reference has no 'abvega_offset' table")
