@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from gpucal.catalog.fast import background_images, fast_circular_peaks
+
 __all__ = ["SEGMENT_COLUMNS", "background", "detect_sources"]
 
 log = logging.getLogger("gpucal")
@@ -114,7 +116,7 @@ def _star_finder(name, data, threshold, kernel_fwhm, mask, params):
         sharpness_range=(params["sharplo"], params["sharphi"]), roundness_range=(params["roundlo"], params["roundhi"]),
         peak_max=params["peakmax"], n_brightest=params["brightest"],
     )  # fmt: skip
-    with use_future_column_names():
+    with use_future_column_names(), fast_circular_peaks():
         return finder(data, mask=mask), None
 
 
@@ -157,8 +159,9 @@ def detect_sources(data, error, coverage_mask, wcs, params):
         bkg = background(data, params["bkg_boxsize"], coverage_mask)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AstropyUserWarning)
-            threshold = params["snr_threshold"] * bkg.background_rms
-        subtracted = data - bkg.background
+            sky, sky_rms = background_images(bkg, data.shape)
+            threshold = params["snr_threshold"] * sky_rms
+        subtracted = data - sky
     except ValueError as exc:
         log.warning("source_catalog: error determining the sky background: %s", exc.args[0])
         return _rename(_empty()), None

@@ -43,7 +43,7 @@ def background_images(bkg, shape, device=None):
     Parameters
     ----------
     bkg : photutils.background.Background2D
-        Without units (gpucal's inputs are plain arrays).
+        Of plain arrays or of Quantities (the images then carry the unit).
     shape : tuple of int
         Shape of the data ``bkg`` was computed from.
     device : gpucal.engine.Device, optional
@@ -64,10 +64,11 @@ def background_images(bkg, shape, device=None):
     zoom = kernel_for("background_zoom", device)
     images = []
     for mesh in (bkg.background_mesh, bkg.background_rms_mesh):
-        image = zoom(device.xp.asarray(np.asarray(mesh)), bkg.box_size, shape)
+        unit = getattr(mesh, "unit", None)  # photutils keeps the data's unit on its meshes and images
+        image = zoom(device.xp.asarray(np.asarray(getattr(mesh, "value", mesh))), bkg.box_size, shape)
         if bkg.coverage_mask is not None:
             image[device.xp.asarray(bkg.coverage_mask)] = bkg.fill_value
-        images.append(image)
+        images.append(image if unit is None else image << unit)
     return tuple(images)
 
 

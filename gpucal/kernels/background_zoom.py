@@ -26,8 +26,6 @@ images equal scipy's bit for bit:
 pixel) run the per-pixel sum from the same per-axis tables.
 """
 
-import math
-
 import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
@@ -84,50 +82,49 @@ def background_zoom_ref(mesh, box_size, shape):
 
 
 def _reflect(x, n):
-    """``map_coordinate(x, n, NI_EXTEND_REFLECT)`` of scipy's ``ni_interpolation.c`` (float64)."""
-    if x < 0:
-        if n <= 1:
-            return 0.0
-        period = 2 * n
-        if x < -period:
-            x = period * int(-x / period) + x
-        return x + period if x < -n else (1e-15 if x > -1e-15 else -x) - 1
-    if x > n - 1:
-        if n <= 1:
-            return 0.0
-        period = 2 * n
-        x -= period * int(x / period)
-        if x >= n:
-            x = period - x - 1
+    """``map_coordinate(x, n, NI_EXTEND_REFLECT)`` of scipy's ``ni_interpolation.c``, element-wise (float64).
+
+    Each branch is the C expression with the same operations in the same
+    order (numpy's float64 element-wise arithmetic rounds as C's doubles).
+    """
+    x = np.array(x, dtype=np.float64)
+    if n <= 1:
+        x[(x < 0) | (x > n - 1)] = 0.0
+        return x
+    period = 2 * n
+    low = x < 0
+    xl = x[low]
+    far = xl < -period
+    xl[far] = period * np.trunc(-xl[far] / period) + xl[far]
+    xl = np.where(xl < -n, xl + period, np.where(xl > -1e-15, 1e-15, -xl) - 1)
+    x[low] = xl
+    high = x > n - 1
+    xh = x[high]
+    xh -= period * np.trunc(xh / period)
+    x[high] = np.where(xh >= n, period - xh - 1, xh)
     return x
 
 
 def _weights(x):
-    """``get_spline_interpolation_weights(x, 3)`` of scipy's ``ni_splines.c``."""
-    x -= math.floor(x)
+    """``get_spline_interpolation_weights(x, 3)`` of scipy's ``ni_splines.c`` for each x; shape ``(n, 4)``."""
+    x = x - np.floor(x)
     y = x
     z = 1.0 - x
     w1 = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0
     w2 = (z * z * (z - 2.0) * 3.0 + 4.0) / 6.0
     w0 = z * z * z / 6.0
-    w3 = 1.0
-    for w in (w0, w1, w2):
-        w3 -= w
-    return (w0, w1, w2, w3)
+    w3 = 1.0 - w0 - w1 - w2  # scipy: 1.0, minus each weight in turn
+    return np.stack([w0, w1, w2, w3], axis=1)
 
 
 def _axis_table(n_in, n_out, n_keep):
     """Knot indices ``(n_keep, 4)`` and weights ``(n_keep, 4)`` of the first ``n_keep`` output positions."""
     zoom = n_in / n_out if n_out else 1.0
-    index = np.empty((n_keep, _ORDER + 1), dtype=np.int64)
-    weight = np.empty((n_keep, _ORDER + 1), dtype=np.float64)
-    for k in range(n_keep):
-        c = _reflect(((k + 0.5) * zoom) - 0.5, n_in)
-        start = math.floor(c) - _ORDER // 2
-        for h in range(_ORDER + 1):
-            index[k, h] = int(_reflect(float(start + h), n_in)) if (start < 0 or start + _ORDER >= n_in) else start + h
-        weight[k] = _weights(c)
-    return index, weight
+    c = _reflect(((np.arange(n_keep) + 0.5) * zoom) - 0.5, n_in)
+    start = np.floor(c).astype(np.int64) - _ORDER // 2
+    knots = start[:, None] + np.arange(_ORDER + 1)
+    index = _reflect(knots.astype(np.float64), n_in).astype(np.int64)  # in-range knots map to themselves
+    return np.ascontiguousarray(index), np.ascontiguousarray(_weights(c))
 
 
 def _plan(mesh, box_size, shape):

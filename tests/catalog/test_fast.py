@@ -65,3 +65,20 @@ def test_an_unknown_interpolator_falls_back_to_photutils():
         background_rms = "rms"
 
     assert background_images(Other(), (4, 4)) == ("bkg", "rms")
+
+
+def test_background_images_keep_the_unit_of_quantity_data():
+    import astropy.units as u
+    from astropy.stats import SigmaClip
+    from photutils.background import Background2D, MedianBackground
+
+    from gpucal.catalog.fast import background_images
+
+    data, mask = _image()
+    data = data * u.Jy
+    bkg = Background2D(data, 50, filter_size=(3, 3), coverage_mask=mask, sigma_clip=SigmaClip(sigma=3.0),
+                       bkg_estimator=MedianBackground())  # fmt: skip
+    sky, rms = background_images(bkg, data.shape)
+    for got, expected in ((sky, bkg.background), (rms, bkg.background_rms)):
+        assert got.unit == expected.unit == u.Jy
+        assert got.value.tobytes() == expected.value.tobytes()
