@@ -160,6 +160,7 @@ def write_reference_files(
         "INSTRUME": "NIRCAM",
         "DETECTOR": detector,
         "EXP_TYPE": "NRC_IMAGE",
+        "P_EXP_TY": "NRC_IMAGE|NRC_TSIMAGE|",  # as on real NIRCam imaging references
         "USEAFTER": "2022-01-01T00:00:00",
         "PEDIGREE": "DUMMY",
     }
@@ -190,7 +191,8 @@ def write_reference_files(
     fits.HDUList([prim, fits.ImageHDU(rng.normal(1.0, 0.01, full).astype(np.float32), name="SCI")]).writeto(
         paths["area"], overwrite=True
     )
-    meta = {"reftype": "distortion", "instrument": {"name": "NIRCAM", "detector": detector}, "exposure": {"type": "NRC_IMAGE"},
+    exposure = {"type": "NRC_IMAGE", "p_exptype": "NRC_IMAGE|NRC_TSIMAGE|"}
+    meta = {"reftype": "distortion", "instrument": {"name": "NIRCAM", "detector": detector}, "exposure": exposure,
             "useafter": "2022-01-01T00:00:00", "pedigree": "DUMMY", "author": "gpucal tests", "description": "toy", "telescope": "JWST"}  # fmt: skip
     paths["distortion"] = folder / "distortion.asdf"
     asdf.AsdfFile({"meta": meta, "model": toy_distortion(full)}).write_to(paths["distortion"])

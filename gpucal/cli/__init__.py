@@ -4,11 +4,18 @@ Each command lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``. Errors print one line (``gpucal: error: ...``) and exit
 with the error's code (see :mod:`gpucal.errors`); ``--debug`` shows the
 traceback instead. Only commands that work are listed.
+
+SIGTERM and SIGHUP (a batch system's or a closed terminal's stop) stop a
+command as Ctrl-C does: the exception unwinds the run, its temporaries are
+removed and no partial product is left; the exit code is 128 + the signal
+number (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 """
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
 import warnings
 
@@ -23,6 +30,7 @@ COMMANDS = {
     "image2": "gpucal.cli.image2",
     "image3": "gpucal.cli.image3",
     "demo": "gpucal.cli.demo",
+    "plot": "gpucal.cli.plot",
     "farm": "gpucal.cli.farm",
 }
 
@@ -95,10 +103,13 @@ def main(argv=None):
     _configure_logging(args.debug, args.quiet)
     module = importlib.import_module(COMMANDS[args.command])
     try:
-        return int(module.run(args) or 0)
-    except KeyboardInterrupt:
-        print("gpucal: interrupted", file=sys.stderr)
-        return 130
+        with _stop_signals_interrupt():
+            return int(module.run(args) or 0)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"gpucal: {how}; temporaries removed, earlier products left as they were", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
@@ -113,6 +124,37 @@ def main(argv=None):
         if not isinstance(exc, GpucalError):
             print("gpucal: (an unexpected error; run with --debug for the traceback)", file=sys.stderr)
         return code
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that the run unwinds as after Ctrl-C."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt():
+    """While a command runs, SIGTERM and SIGHUP raise :class:`_Stopped`; later ones are ignored during cleanup."""
+    stop_signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+    def stop(signum, frame):
+        for other in stop_signals:  # a repeated stop must not interrupt the removal of temporaries
+            signal.signal(other, signal.SIG_IGN)
+        raise _Stopped(signum)
+
+    previous = {}
+    for signum in stop_signals:
+        try:
+            previous[signum] = signal.signal(signum, stop)
+        except ValueError:  # not the main thread (main() called from a worker): leave the handlers alone
+            break
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

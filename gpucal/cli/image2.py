@@ -32,6 +32,12 @@ def add_parser(sub):
     parser.add_argument(
         "--save-bsub", action="store_true", default=None, help="deprecated: use --steps.bkg_subtract.save_results=true"
     )
+    parser.add_argument(
+        "--reapply-complete-steps",
+        action="store_true",
+        help="apply bkg_subtract, flat_field and photom even where the input says they were applied "
+        "(S_BKDSUB/S_FLAT/S_PHOTOM = COMPLETE, e.g. a _cal file); by default such steps are skipped with a warning",
+    )
     return parser
 
 
@@ -52,6 +58,7 @@ def run(args):
         "save_results": True,
         "config_file": args.config,
         "keep_arrays": False,  # memory flat in the number of products: arrays released once written
+        "reapply_complete_steps": args.reapply_complete_steps,
     }
     if args.output_dir is not None:
         kwargs["output_dir"] = str(args.output_dir)
@@ -64,7 +71,21 @@ def run(args):
     for exposure in results:
         for path in getattr(exposure, "written", []):
             print(f"wrote {path}")
-        timings = getattr(exposure, "timings", [])
-        total = sum(t for _, t, _ in timings)
-        print("  " + ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds, _ in timings) + f"  (steps {total:.3f}s)")
+        print("  " + timing_line(getattr(exposure, "timings", [])))
     return 0
+
+
+#: Timing entries that are I/O, not steps (see gpucal.pipelines.writer).
+_IO_ENTRIES = ("read_wait", "write", "write_wait")
+
+
+def timing_line(timings):
+    """``bkg_subtract 0.1s, ... (steps 0.6s; read waited 0.0s; write 0.3s in background, waited 0.0s)``."""
+    steps = [(alias, seconds) for alias, seconds, _ in timings if alias not in _IO_ENTRIES]
+    io = {alias: seconds for alias, seconds, _ in timings if alias in _IO_ENTRIES}
+    where = next((status for alias, _, status in timings if alias == "write"), "")
+    line = ", ".join(f"{alias} {seconds:.3f}s" for alias, seconds in steps)
+    line += f"  (steps {sum(s for _, s in steps):.3f}s; read waited {io.get('read_wait', 0.0):.3f}s"
+    if "write" in io:
+        line += f"; write {io['write']:.3f}s in {where}, waited {io.get('write_wait', 0.0):.3f}s"
+    return line + ")"

@@ -20,7 +20,7 @@ import warnings
 
 from gpucal.errors import DeviceUnavailableError, HostFallbackWarning, ParameterError
 
-__all__ = ["CudaStatus", "Device", "GpuInfo", "cuda_status", "parse_device", "select_device"]
+__all__ = ["CudaStatus", "Device", "GpuInfo", "cuda_status", "parse_device", "require_gpu_from_env", "select_device"]
 
 _SPEC = re.compile(r"^(auto|cpu|cuda)(?::(\d+))?$")
 _WARNED = set()
@@ -164,8 +164,26 @@ def cuda_status():
     return CudaStatus(True, "ok", tuple(gpus))
 
 
-def _require_gpu_from_env():
-    return os.environ.get("GPUCAL_REQUIRE_GPU", "0").strip().lower() in ("1", "true", "yes", "on")
+#: Values ``GPUCAL_REQUIRE_GPU`` may take (case-insensitive); unset or empty means false.
+_REQUIRE_GPU_VALUES = {"1": True, "true": True, "0": False, "false": False, "": False}
+
+
+def require_gpu_from_env():
+    """``GPUCAL_REQUIRE_GPU`` as a bool: ``1``/``true`` or ``0``/``false`` (unset or empty: false).
+
+    Anything else is refused rather than read as false, so a typo such as
+    ``GPUCAL_REQUIRE_GPU=ture`` cannot silently let a farm fall back to the CPU.
+
+    Raises
+    ------
+    ParameterError
+        If the variable has any other value.
+    """
+    raw = os.environ.get("GPUCAL_REQUIRE_GPU", "")
+    value = _REQUIRE_GPU_VALUES.get(raw.strip().lower())
+    if value is None:
+        raise ParameterError(f"GPUCAL_REQUIRE_GPU={raw!r}: expected 0, 1, true or false")
+    return value
 
 
 def select_device(spec="auto", *, require_gpu=None):
@@ -193,7 +211,7 @@ def select_device(spec="auto", *, require_gpu=None):
         return spec
     kind, index = parse_device(spec)
     if require_gpu is None:
-        require_gpu = _require_gpu_from_env()
+        require_gpu = require_gpu_from_env()
     if kind == "cpu":
         if require_gpu:
             raise DeviceUnavailableError("require_gpu is set but device 'cpu' was requested")

@@ -137,12 +137,20 @@ def read_asn(path, *, check_members=True):
         for j, mem in enumerate(prod["members"]):
             if not isinstance(mem, dict) or "expname" not in mem:
                 raise AssociationError(f"{path}: product {i} member {j} has no 'expname'")
+            for key in ("expname", "exptype"):
+                value = mem.get(key, "science")
+                if not isinstance(value, str) or not value.strip():
+                    raise AssociationError(
+                        f"{path}: product {i} member {j} '{key}' must be a non-empty string, not {value!r}"
+                    )
             extra = {k: v for k, v in mem.items() if k not in ("expname", "exptype")}
             member_path = (folder / mem["expname"]).resolve()
             if check_members and not member_path.is_file():
                 raise AssociationError(f"{path}: member {mem['expname']!r} not found (looked in {folder})")
-            members.append(Member(mem["expname"], str(mem.get("exptype", "science")), member_path, extra))
-        name = str(prod.get("name", ""))
+            members.append(Member(mem["expname"], mem.get("exptype", "science"), member_path, extra))
+        name = prod.get("name", "")
+        if not isinstance(name, str):
+            raise AssociationError(f"{path}: product {i} 'name' must be a string, not {name!r}")
         _check_product_name(path, i, name)
         products.append(Product(name, members))
     known = {"asn_type", "asn_id", "asn_pool", "asn_rule", "program", "target", "products", "version_id",

@@ -215,6 +215,8 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
         while True:
             try:
                 raw = _read_header(fh, path, offset)
+            except InputFileError:  # already names the file (InputFileError is an OSError)
+                raise
             except (OSError, EOFError) as exc:  # a corrupt gzip stream
                 raise InputFileError(f"{path}: unreadable ({exc})") from exc
             if raw is None:
@@ -239,7 +241,12 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
                     if consumed != nbytes:
                         raise InputFileError(f"{path}: truncated FITS file ({label} is incomplete)")
                 elif wanted and is_image:
-                    hdu.data = _read_image(fh, path, header, nbytes, shape, allocator, mapped, fh.tell())
+                    try:
+                        hdu.data = _read_image(fh, path, header, nbytes, shape, allocator, mapped, fh.tell())
+                    except InputFileError:
+                        raise
+                    except (OSError, EOFError) as exc:  # a gzip stream cut inside the data
+                        raise InputFileError(f"{path}: unreadable ({exc})") from exc
                     if hdu.data is None:
                         fallback = True
                     elif mapped is None:
@@ -256,6 +263,8 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
                 try:
                     _skip(fh, nbytes - consumed, path, label)
                     fh.read(padded - nbytes)
+                except InputFileError:
+                    raise
                 except (OSError, EOFError) as exc:
                     raise InputFileError(f"{path}: unreadable ({exc})") from exc
             hdus.append(hdu)

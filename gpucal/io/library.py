@@ -19,12 +19,12 @@ import logging
 import os
 import pathlib
 import shutil
-import tempfile
 
 import numpy as np
 
 from gpucal.errors import AssociationError, InputFileError
 from gpucal.io.asn import read_asn
+from gpucal.io.atomic import ScratchFolder
 from gpucal.io.exposure import Exposure, read_exposure, read_metadata, write_exposure
 from gpucal.io.grouping import group_id as _group_id
 from gpucal.io.naming import exposure_root, stage3_exposure_path
@@ -146,6 +146,7 @@ class ExposureLibrary:
         self.asn_table = asn_table
         self.asn_pool = asn_pool
         self.scratch = pathlib.Path(scratch)
+        self.scratch_folder = None  # the locked ScratchFolder behind ``scratch`` when open() made it
 
     @classmethod
     def open(cls, input, output_dir):
@@ -160,16 +161,18 @@ class ExposureLibrary:
             final products are renamed into place, never copied).
         """
         paths, product, asn_id, table, pool = _resolve_input(input)
-        scratch = pathlib.Path(tempfile.mkdtemp(prefix=".gpucal-image3-", dir=output_dir))
+        folder = ScratchFolder(output_dir, f"image3-{product}")  # locked: no other run takes it for stale
+        scratch = folder.path
         try:
             members = [
                 LibraryMember(p, k, scratch, stage3_exposure_path(".", p.name, asn_id, "crf").name)
                 for k, p in enumerate(paths)
             ]
         except Exception:
-            shutil.rmtree(scratch, ignore_errors=True)
+            folder.remove()
             raise
         library = cls(members, product, asn_id, table, pool, scratch)
+        library.scratch_folder = folder
         for m in members:
             if pool is not None:
                 m.meta.asn.pool_name = pool
@@ -203,7 +206,10 @@ class ExposureLibrary:
 
     def close(self):
         """Remove the scratch folder (working copies and temporaries)."""
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.scratch_folder is not None:
+            self.scratch_folder.remove()
+        else:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _resolve_input(input):

@@ -61,19 +61,52 @@ def read_parameter_file(path):
     except ParameterError:
         raise
     except Exception as exc:
-        raise ParameterError(f"--config: {path}: unreadable parameter file ({exc.__class__.__name__}: {exc})") from exc
+        raise ParameterError(f"--config: {path}: unreadable parameter file ({_one_line(exc)})") from exc
     if not isinstance(doc, dict):
         raise ParameterError(f"--config: {path}: not a parameter file (expected a mapping)")
-    pipeline_params = dict(doc.get("parameters") or {})
+    pipeline_params = _mapping(doc.get("parameters"), path, "'parameters'")
     step_params = {}
     steps = doc.get("steps") or []
     if isinstance(steps, dict):
         steps = [{"name": k, "parameters": v} for k, v in steps.items()]
+    if not isinstance(steps, list):
+        raise ParameterError(f"--config: {path}: 'steps' must be a list of steps, not {type(steps).__name__}")
     for entry in steps:
         if not isinstance(entry, dict) or "name" not in entry:
             raise ParameterError(f"--config: {path}: each entry of 'steps' needs a 'name'")
-        step_params[str(entry["name"])] = dict(entry.get("parameters") or {})
+        name = str(entry["name"])
+        step_params[name] = _mapping(entry.get("parameters"), path, f"step {name!r} 'parameters'")
     return str(doc.get("class") or doc.get("name") or ""), pipeline_params, step_params
+
+
+def _mapping(value, path, what):
+    """``value`` as a dict (None or absent: empty); anything else is a malformed parameter file."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParameterError(f"--config: {path}: {what} must be a mapping, not {type(value).__name__}")
+    return dict(value)
+
+
+def _one_line(exc):
+    """A parser error as one line: YAML's multi-line excerpt becomes ``problem at line L column C``.
+
+    PyYAML errors quote the offending text with a caret under it over several
+    lines and name the stream ``"<unicode string>"``; a command-line error must
+    be one line naming the file once, so only the problem and its position are kept.
+    """
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem:
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        context = getattr(exc, "context", None)
+        context_mark = getattr(exc, "context_mark", None)
+        if context and context_mark is not None:
+            context = f"{context} from line {context_mark.line + 1} column {context_mark.column + 1}"
+        text = f"YAML: {problem}{where}" + (f" ({context})" if context else "")
+    else:
+        text = f"{exc.__class__.__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def _plain_tree(node):

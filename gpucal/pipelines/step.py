@@ -120,7 +120,7 @@ class Step(abc.ABC):
 
         Returns the path, or ``"N/A"``.
         """
-        path = ctx.references(self).select(reftype, exposure.meta)
+        path = ctx.references(self).select(reftype, exposure.meta, source=getattr(exposure, "path", None))
         if path == "N/A":
             recorded = "N/A"
         elif ctx.references(self).came_from_crds(path):
@@ -131,7 +131,7 @@ class Step(abc.ABC):
         return path
 
     def run(self, exposure, ctx, *args):
-        """Run the step (or record it as skipped), log its wall time, save if asked."""
+        """Run the step (or record it as skipped), log its wall time, add its result to the product set if asked."""
         if self.skip:
             log.info("%s: skipped", self.alias)
             exposure.meta.cal_step.set(self.status_key, "SKIPPED")
@@ -146,7 +146,9 @@ class Step(abc.ABC):
         log.info("%-18s %-9s %8.3f s", self.alias, status or "", elapsed)
         ctx.finalize(result)
         if self.save_results and result is not None:
-            ctx.save(result, self)
+            # Steps work in place: a result that is (or shares the meta of) the exposure the next steps will
+            # change is copied now, since the product set is written when the exposure is done.
+            ctx.save(result, self, snapshot=result is exposure or result.meta_tree is exposure.meta_tree)
         return result
 
     @abc.abstractmethod

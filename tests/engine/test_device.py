@@ -64,6 +64,23 @@ def test_require_gpu_from_environment(no_gpu, monkeypatch):
         select_device("cuda")
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), (" true ", True), ("0", False), ("False", False), ("", False)]
+)
+def test_require_gpu_environment_values(no_gpu, monkeypatch, raw, expected):
+    monkeypatch.setenv("GPUCAL_REQUIRE_GPU", raw)
+    assert devmod.require_gpu_from_env() is expected
+
+
+@pytest.mark.parametrize("raw", ["yes", "on", "2", "ture", "-1"])
+def test_require_gpu_environment_rejects_other_values(no_gpu, monkeypatch, raw):
+    """Only 0/1/true/false: a typo must not silently mean "fall back to the CPU" (issue 9)."""
+    monkeypatch.setenv("GPUCAL_REQUIRE_GPU", raw)
+    with pytest.raises(ParameterError, match="GPUCAL_REQUIRE_GPU") as caught:
+        select_device("auto")
+    assert caught.value.exit_code == 2
+
+
 def test_auto_picks_cpu_without_gpu(no_gpu):
     assert select_device("auto") == Device("cpu")
 
@@ -96,6 +113,9 @@ def test_simulator_device_in_test_session():
 
 
 def test_import_gpucal_is_light():
-    code = "import sys, gpucal, gpucal.errors, gpucal.engine, gpucal.io.exposure; print(sorted(m for m in ('numba', 'cupy', 'numba.cuda') if m in sys.modules))"
+    code = (
+        "import sys, gpucal, gpucal.errors, gpucal.engine, gpucal.io.exposure; "
+        "print(sorted(m for m in ('numba', 'cupy', 'numba.cuda') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

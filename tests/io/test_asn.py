@@ -57,7 +57,7 @@ def test_missing_member(tmp_path):
             }
         )
     )
-    with pytest.raises(AssociationError, match="member 'gone_rate.fits' not found"):
+    with pytest.raises(AssociationError, match=r"member 'gone_rate\.fits' not found"):
         read_asn(path)
 
 
@@ -90,4 +90,27 @@ def test_product_names_must_be_plain_stems(tmp_path, name):
     path = tmp_path / "asn.json"
     path.write_text(json.dumps(doc))
     with pytest.raises(AssociationError, match="plain file name stem"):
+        read_asn(path, check_members=False)
+
+
+@pytest.mark.parametrize(
+    "member",
+    [{"expname": 5}, {"expname": None}, {"expname": ["a_rate.fits"]}, {"expname": ""}, {"expname": "a", "exptype": 1}],
+)
+def test_member_names_must_be_strings(tmp_path, member):
+    """A non-string ``expname`` is a bad association (exit 4), not a TypeError traceback (issue 9)."""
+    doc = {"asn_type": "image2", "products": [{"name": "x", "members": [member]}]}
+    path = tmp_path / "asn.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(AssociationError, match="must be a non-empty string") as caught:
+        read_asn(path, check_members=False)
+    assert str(path) in str(caught.value) and caught.value.exit_code == 4
+
+
+@pytest.mark.parametrize("name", [None, 7, ["x"]])
+def test_product_names_must_be_strings(tmp_path, name):
+    doc = {"asn_type": "image3", "products": [{"name": name, "members": []}]}
+    path = tmp_path / "asn.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(AssociationError, match="'name' must be a string"):
         read_asn(path, check_members=False)

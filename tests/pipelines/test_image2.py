@@ -146,18 +146,22 @@ def test_flat_for_another_detector(tmp_path, rate, steps, refs):
         hdul[0].header["DETECTOR"] = "NRCB3"
         hdul.writeto(tmp_path / "b3_flat.fits")
     steps = dict(steps, flat_field={"override_flat": str(tmp_path / "b3_flat.fits")})
-    with pytest.raises(ReferenceFileError, match="DETECTOR=NRCB3, the science is NRCA1"):
+    with pytest.raises(ReferenceFileError, match="DETECTOR=NRCB3, the science has DETECTOR=NRCA1"):
         _run(rate, steps, tmp_path)
 
 
 def test_subarray_outside_the_flat(tmp_path, steps, refs):
     rate = write_small_rate(tmp_path, start=(2030, 2030))
-    with pytest.raises(ReferenceFileError, match="does not contain the science subarray"):
+    with pytest.raises(ReferenceFileError, match="does not contain the subarray of"):
         _run(rate, steps, tmp_path)
 
 
-def test_photom_without_a_row_keeps_dn_per_second(tmp_path, steps):
+def test_photom_without_a_row_keeps_dn_per_second(tmp_path, steps, refs):
     rate = write_small_rate(tmp_path, **{"instrument.filter": "F444W"})
+    with fits.open(refs["flat"]) as hdul:  # a flat of the science's filter (another filter's is refused)
+        hdul[0].header["FILTER"] = "F444W"
+        hdul.writeto(tmp_path / "f444w_flat.fits")
+    steps = dict(steps, flat_field={"override_flat": str(tmp_path / "f444w_flat.fits")})
     with pytest.warns(UserWarning, match="no row in .* for FILTER=F444W"):
         (result,), _ = _run(rate, steps, tmp_path)
     assert result.meta.bunit_data == "DN/s" and result.meta.cal_step.photom == "COMPLETE"

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import typing
 
-from gpucal.errors import GpucalError, InputFileError, ReferenceFileError
+from gpucal.errors import InputFileError, ReferenceFileError
 from gpucal.io.refs import read_distortion, read_filteroffset
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
@@ -53,11 +53,11 @@ class AssignWcsStep(Step):
 
     def process(self, exposure, ctx):
         exp_type = str(exposure.meta.exposure.type or "").upper()
-        if exp_type not in IMAGING_EXP_TYPES:
-            raise GpucalError(
-                f"assign_wcs: EXP_TYPE {exp_type or '(missing)'} is not a NIRCam/MIRI imaging type gpucal supports"
-            )
         source = exposure.path or exposure.meta.filename or "exposure"
+        if exp_type not in IMAGING_EXP_TYPES:
+            raise InputFileError(
+                f"{source}: EXP_TYPE {exp_type or '(missing)'} is not a NIRCam/MIRI imaging type gpucal supports"
+            )
         missing = [k.upper() for k in _POINTING if exposure.meta.wcsinfo.get(k) is None]
         if missing:
             raise InputFileError(
@@ -100,8 +100,9 @@ class AssignWcsStep(Step):
         if self.sip_approx:
             try:
                 wcsinfo = sip_wcsinfo(
-                    wcs, exposure.meta.wcsinfo.to_dict(), max_pix_error=self.sip_max_pix_error, degree=self.sip_degree,
-                    max_inv_pix_error=self.sip_max_inv_pix_error, inv_degree=self.sip_inv_degree, npoints=self.sip_npoints,
+                    wcs, exposure.meta.wcsinfo.to_dict(), max_pix_error=self.sip_max_pix_error,
+                    degree=self.sip_degree, max_inv_pix_error=self.sip_max_inv_pix_error,
+                    inv_degree=self.sip_inv_degree, npoints=self.sip_npoints,
                 )  # fmt: skip
             except (ValueError, RuntimeError) as exc:
                 log.warning("assign_wcs: failed to update meta.wcsinfo with the FITS SIP approximation: %s", exc)

@@ -55,7 +55,8 @@ class BackgroundStep(Step):
         exp_type = str(exposure.meta.exposure.type or "").upper()
         if exp_type in _UNSUPPORTED:
             raise GpucalError(
-                f"bkg_subtract: EXP_TYPE {exp_type} needs the WFSS/SOSS background algorithms, which gpucal does not implement"
+                f"bkg_subtract: EXP_TYPE {exp_type} needs the WFSS/SOSS background algorithms, "
+                "which gpucal does not implement"
             )
         paths = list(backgrounds or []) or [p for p in (self.bkg_list or ()) if p]
         if not paths:
@@ -210,4 +211,4 @@ def _save_combined(exposure, stack, err_stack, bkg_dq, step, ctx):
         err = (np.sqrt(err2.sum(axis=0)) / (len(stack) - err2.mask.sum(axis=0))).data.astype(np.float32).reshape(shape)
     meta = {k: v for k, v in exposure.meta_tree.items() if k != "wcs"}
     product = Exposure({"data": data, "dq": bkg_dq, "err": err}, dict(meta), model_type="ImageModel")
-    ctx.write(product, "combinedbackground")
+    ctx.add_product(product, "combinedbackground", snapshot=True)  # its meta shares the science exposure's nodes

@@ -15,7 +15,7 @@ import numpy as np
 
 from gpucal.engine import to_device
 from gpucal.errors import GpucalError, ReferenceFileError, StepSkippedWarning
-from gpucal.io.refs import read_flat
+from gpucal.io.refs import check_reference, read_flat
 from gpucal.kernels import kernel_for
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
@@ -41,18 +41,23 @@ def reference_cutout(exposure, ref, arrays, what):
 
     Returns
     -------
-    tuple of ndarray or None
-        The cut arrays, or None when the reference is smaller than the science
-        (jwst then skips the step).
+    tuple of ndarray
+        The cut arrays.
 
     Raises
     ------
     ReferenceFileError
-        When the science subarray does not lie inside the reference.
+        When the science subarray does not lie inside the reference, including
+        a reference smaller than the science (jwst skips the step then; gpucal
+        refuses, as a mismatching reference is an error, not a skip).
     """
     shape = exposure.shape
+    science = exposure.path or exposure.meta.filename or "the science exposure"
     if shape[-1] > arrays[0].shape[-1] or shape[-2] > arrays[0].shape[-2]:
-        return None
+        raise ReferenceFileError(
+            f"{ref.path}: {what} is {arrays[0].shape[-2]}x{arrays[0].shape[-1]} pixels, smaller than the science "
+            f"{science} ({shape[-2]}x{shape[-1]}, SUBARRAY={exposure.meta.subarray.name})"
+        )
     sub = exposure.meta.subarray
     xstart, ystart = sub.xstart, sub.ystart
     if xstart is None or ystart is None:
@@ -66,17 +71,11 @@ def reference_cutout(exposure, ref, arrays, what):
     if x0 < 0 or y0 < 0 or x0 + xsize > r.xsize or y0 + ysize > r.ysize:
         raise ReferenceFileError(
             f"{ref.path}: {what} covers SUBSTRT1={r.xstart} SUBSTRT2={r.ystart} SUBSIZE1={r.xsize} SUBSIZE2={r.ysize}, "
-            f"which does not contain the science subarray SUBSTRT1={xstart} SUBSTRT2={ystart} SUBSIZE1={xsize} SUBSIZE2={ysize}"
+            f"which does not contain the subarray of {science}: "
+            f"SUBSTRT1={xstart} SUBSTRT2={ystart} SUBSIZE1={xsize} SUBSIZE2={ysize}"
         )
     log.info("%s: extracting the matching subarray from %s", what, ref.path)
     return tuple(np.ascontiguousarray(a[..., y0 : y0 + ysize, x0 : x0 + xsize]) for a in arrays)
-
-
-def _check_detector(exposure, ref, what):
-    detector = str(exposure.meta.instrument.detector or "").upper()
-    ref_detector = str(ref.header.get("DETECTOR", "")).strip().upper()
-    if ref_detector and ref_detector not in ("ANY", "N/A", "MULTIPLE") and detector and ref_detector != detector:
-        raise ReferenceFileError(f"{ref.path}: {what} is for DETECTOR={ref_detector}, the science is {detector}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +98,7 @@ class FlatFieldStep(Step):
             )
         if self.user_supplied_flat is not None:
             flat_path = self.user_supplied_flat
+            check_reference("flat", flat_path, exposure.meta, source=exposure.path, label="user_supplied_flat")
             log.info("flat_field: user-supplied flat %s replaces all flat references", flat_path)
             ctx.record_reference(exposure, "flat", str(flat_path).rsplit("/", 1)[-1])
         else:
@@ -110,16 +110,7 @@ class FlatFieldStep(Step):
             exposure.meta.cal_step.flat_field = "SKIPPED"
             return exposure
         flat = read_flat(flat_path)
-        _check_detector(exposure, flat, "flat")
         cut = reference_cutout(exposure, flat, (flat.data, flat.err, flat.dq), "flat")
-        if cut is None:
-            warnings.warn(
-                f"flat_field: the flat {flat.path} is smaller than the science data; step skipped",
-                StepSkippedWarning,
-                stacklevel=2,
-            )
-            exposure.meta.cal_step.flat_field = "SKIPPED"
-            return exposure
         device = ctx.device
         refs = to_device({"flat": cut[0], "flat_err": cut[1], "flat_dq": cut[2]}, device)
         xp = device.xp

@@ -69,7 +69,7 @@ def photom_row(table, instrument, filter_name, pupil, subarray, path):
 
 
 def time_correction(photom, row, mid_time):
-    """Product of the available time-dependence corrections at MJD ``mid_time`` for a row (jwst's ``get_correction_table``)."""
+    """Product of the time-dependence corrections at MJD ``mid_time`` for a row (jwst's ``get_correction_table``)."""
     correction = 1.0
     coeff = photom.timecoeff
     if "linear" in coeff:
@@ -175,20 +175,8 @@ class PhotomStep(Step):
         pixar_sr, pixar_a2 = None, None
         if area_path != "N/A":
             area = read_area(area_path)
-            sub = exposure.meta.subarray
-            if sub.xstart is not None and sub.ystart is not None:
-                y0, x0 = int(sub.ystart) - 1, int(sub.xstart) - 1
-                ny, nx = exposure.shape[-2:]
-                if y0 + ny > area.data.shape[0] or x0 + nx > area.data.shape[1]:
-                    raise ReferenceFileError(
-                        f"{area.path}: area map {area.data.shape} does not cover the science subarray"
-                    )
-                cut = np.ascontiguousarray(area.data[y0 : y0 + ny, x0 : x0 + nx])
-            else:
-                cut = reference_cutout(exposure, area, (area.data,), "area")
-                if cut is None:
-                    raise ReferenceFileError(f"{area.path}: area map is smaller than the science data")
-                cut = cut[0]
+            # jwst slices a full-frame map at SUBSTRT; the cutout also places a subarray map by its own SUBSTRT.
+            (cut,) = reference_cutout(exposure, area, (area.data,), "area")
             exposure.area = to_device({"area": cut.copy()}, ctx.device)["area"]
             pixar_sr, pixar_a2 = area.pixar_sr, area.pixar_a2
         if pixar_sr is None or pixar_a2 is None:
