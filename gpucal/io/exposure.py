@@ -27,10 +27,19 @@ from astropy.io import fits
 from gpucal.errors import InputFileError
 from gpucal.io import fitsraw
 from gpucal.io.asdf_ext import array_reference, asdf_bytes, asdf_table_header, read_asdf_tree
+from gpucal.io.blend import HDRTAB, table_tree_node
 from gpucal.io.meta import meta_node
 from gpucal.io.schema import array_extensions, headers_from_meta, meta_from_headers
 
-__all__ = ["ARRAY_EXTENSIONS", "EXTENSION_NAMES", "Exposure", "read_exposure", "read_metadata", "write_exposure"]
+__all__ = [
+    "ARRAY_EXTENSIONS",
+    "EXTENSION_NAMES",
+    "Exposure",
+    "encode_exposure",
+    "read_exposure",
+    "read_metadata",
+    "write_exposure",
+]
 
 #: Array attribute -> FITS extension name, for the arrays gpucal handles.
 ARRAY_EXTENSIONS = {
@@ -118,7 +127,8 @@ class Exposure:
 
     def __repr__(self):
         shape = None if self.data is None else self.data.shape
-        return f"<Exposure {self.meta.filename or self.path or ''} {self.model_type} shape={shape} arrays={sorted(self.arrays)}>"
+        name = self.meta.filename or self.path or ""
+        return f"<Exposure {name} {self.model_type} shape={shape} arrays={sorted(self.arrays)}>"
 
     # -- arrays --------------------------------------------------------------
     def _get(self, name):
@@ -423,6 +433,22 @@ def write_exposure(exposure, path, *, model_type=None):
     OutputError
         If the file cannot be written (nothing is left under ``path``).
     """
+    path = pathlib.Path(path)
+    fitsraw.write_hdus(path, encode_exposure(exposure, path, model_type=model_type))
+    return path
+
+
+def encode_exposure(exposure, path, *, model_type=None):
+    """The HDUs :func:`write_exposure` writes, as ``(header bytes, data)`` for :func:`fitsraw.write_hdus`.
+
+    The data are the exposure's arrays, not copies. Building the headers and
+    the ASDF extension silences astropy's and asdf's warnings with
+    ``warnings.catch_warnings``, which saves and restores the process-wide
+    filters and so is not thread-safe (asdf-astropy's unit converter does the
+    same): call this on the pipeline's thread, and hand the HDUs to a
+    background writer. Sets ``meta.filename`` (``path``'s name), ``meta.date``
+    and ``meta.model_type``.
+    """
     _check_host(exposure)
     path = pathlib.Path(path)
     model_type = model_type or exposure.model_type
@@ -474,6 +500,10 @@ def write_exposure(exposure, path, *, model_type=None):
                 tree_arrays[attr] = array_reference(ext, array)
         for table_header, data in exposure.tables:
             hdus.append((fitsraw.header_bytes(table_header), data))
+            if str(table_header.get("EXTNAME", "")).strip() == HDRTAB:  # jwst's tree points at it as ``hdrtab``
+                node = table_tree_node(table_header)
+                if node is not None:
+                    tree_arrays["hdrtab"] = node
 
     digest = fitsraw.fits_hash([head for head, _ in hdus])
     tree = {"_fits_hash": digest, **tree_arrays, "meta": dict(plain_meta)}
@@ -483,5 +513,4 @@ def write_exposure(exposure, path, *, model_type=None):
         tree["extra_fits"] = {h: {"header": [list(c) for c in cards]} for h, cards in exposure.extra_fits.items()}
     blob = asdf_bytes(tree)
     hdus.append((fitsraw.header_bytes(asdf_table_header(len(blob))), blob))
-    fitsraw.write_hdus(path, hdus)
-    return path
+    return hdus

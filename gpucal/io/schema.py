@@ -5,7 +5,8 @@
 meta attribute that has a FITS keyword (with its HDU, comment and section
 title) and every array extension of the models gpucal writes. Writing headers
 by walking it reproduces jwst's header layout card for card; reading uses its
-keyword index.
+keyword index. Its ``blend`` part holds what jwst's header blending reads from
+the schema (see :mod:`gpucal.io.blend`).
 """
 
 import functools
@@ -16,6 +17,7 @@ from astropy.io import fits
 
 __all__ = [
     "array_extensions",
+    "blend_schema",
     "headers_from_meta",
     "keyword_index",
     "keyword_meta",
@@ -31,6 +33,20 @@ _PATH = pathlib.Path(__file__).with_name("_jwst_schema.json")
 def schema_doc():
     """The parsed schema map (cached)."""
     return json.loads(_PATH.read_text())
+
+
+def blend_schema():
+    """What jwst's model blender reads from the ImageModel schema.
+
+    Returns
+    -------
+    dict
+        ``rules`` (``[[attribute, blend rule]]``), ``columns`` (``[[attribute,
+        HDRTAB column]]`` in the schema's order), ``ignores`` (array
+        attributes that cannot be blended) and ``objects`` (dotted paths of
+        the meta levels the schema defines).
+    """
+    return schema_doc()["blend"]
 
 
 _CHILDREN = {}

@@ -1,12 +1,14 @@
 """resample: jwst's ``ResampleStep``, shared by image2 (one exposure's ``_i2d``) and image3 (the mosaic).
 
 The parameters are jwst's; the drizzle engine lives in :mod:`gpucal.resample`.
-Three of jwst's parameters have nothing to choose in gpucal and say so:
-``in_memory`` (inputs are always read one at a time, never all held),
-``blendheaders`` (jwst turns it off for a single input, as in image2; image3's
-mosaic carries the first input's metadata and no HDRTAB table: logged), and
-``pixmap_order`` (used only with ``pixmap_stepsize > 1``; gpucal always
-evaluates the exact pixel map, which is faster than jwst's sampled one).
+``blendheaders`` acts as in jwst: image3's mosaic blends its inputs' metadata
+(:mod:`gpucal.io.blend`) and carries their ``HDRTAB`` table; off, it carries
+the first input's metadata and no table. image2 resamples a single exposure,
+for which jwst turns blending off, so it has no effect there. Two of jwst's
+parameters have nothing to choose in gpucal and say so: ``in_memory`` (inputs
+are always read one at a time, never all held) and ``pixmap_order`` (used only
+with ``pixmap_stepsize > 1``; gpucal always evaluates the exact pixel map,
+which is faster than jwst's sampled one).
 """
 
 import dataclasses
@@ -46,7 +48,7 @@ class ResampleStep(Step):
     pixel_scale: float | None = field(None, doc="output pixel scale (arcsec)", min=0.0)
     output_wcs: str = field("", doc="ASDF file holding the output WCS")
     single: bool = field(False, doc="resample each input separately, ERR drizzled directly (no variances)")
-    blendheaders: bool = field(True, doc="blend input metadata into the output (no HDRTAB in gpucal)")
+    blendheaders: bool = field(True, doc="blend the inputs' metadata into the mosaic and add their HDRTAB table")
     in_memory: bool = field(True, doc="no effect: gpucal reads inputs one at a time")
     good_bits: str = field("~DO_NOT_USE+NON_SCIENCE", doc="DQ bits treated as good")
     enable_ctx: bool = field(True, doc="compute the context (CON) array")

@@ -9,16 +9,23 @@ area, nothing grows with the number of exposures.
 flagging pass (the exposure just flagged and its pixel map onto the same grid),
 so that each exposure is neither read back nor mapped again; the result is the
 same drizzle, in the same order, of the same arrays.
+
+With ``blendheaders`` (the default, as in jwst's image3) the mosaic's metadata
+is the blend of its inputs' (:mod:`gpucal.io.blend`) and the product carries
+the ``HDRTAB`` table of their keywords; without it, the first input's
+metadata and no table.
 """
 
 import logging
 import warnings
 
 from gpucal.errors import GpucalWarning
+from gpucal.io.blend import RESAMPLE_IGNORES, MetaBlender, apply_blended, hdrtab_extension
+from gpucal.io.schema import keyword_meta
 from gpucal.resample.engine import ResampleSettings
 from gpucal.resample.step import _resampler, build_product, output_grid
 
-__all__ = ["MosaicBuilder", "resample_library"]
+__all__ = ["MosaicBuilder", "blended_meta", "resample_library"]
 
 log = logging.getLogger("gpucal")
 
@@ -82,12 +89,47 @@ class MosaicBuilder:
         if not step.report_var:
             for name in ("var_rnoise", "var_flat", "var_poisson"):
                 arrays.pop(name, None)
-        product = build_product(metas[0], arrays, times, self.grid, step, metas)
+        meta, hdrtab = blended_meta(metas) if step.blendheaders else (None, None)
+        product = build_product(metas[0], arrays, times, self.grid, step, metas, meta=meta)
+        if hdrtab is not None:
+            product.tables.append(hdrtab)
         product.meta.filename = f"{library.product_name}_i2d.fits"
         product.meta.asn.pool_name = library.asn_pool
         product.meta.asn.table_name = library.asn_table
         self.seconds += self._clock() - begin
         return product
+
+
+def blended_meta(exposures):
+    """The mosaic's starting meta tree and ``HDRTAB`` extension from its inputs (jwst's ``ModelBlender``).
+
+    As jwst's ``ResampleImage``: the output starts from the first input's
+    keyworded meta (``model.update``), then takes the blender's result (the
+    first input's whole meta, less the pixel areas and the file name that
+    resample sets itself, with every blend rule applied over the inputs, in
+    their order). The inputs' meta is read as it is now, after the steps
+    before resample changed it, which is what jwst's models hold when they are
+    added.
+
+    Parameters
+    ----------
+    exposures : sequence of gpucal.io.exposure.Exposure
+        The inputs (their meta; arrays are not needed).
+
+    Returns
+    -------
+    meta : dict
+        The meta tree for :func:`~gpucal.resample.step.build_product`.
+    hdrtab : (astropy.io.fits.Header, bytes)
+        The ``HDRTAB`` extension for ``Exposure.tables``.
+    """
+    blender = MetaBlender(ignore=RESAMPLE_IGNORES)
+    for exposure in exposures:
+        blender.accumulate(exposure)
+    blended, table = blender.finalize()
+    meta = keyword_meta(exposures[0].meta_tree)
+    apply_blended(meta, blended, blender.objects)
+    return meta, hdrtab_extension(table)
 
 
 def resample_library(step, library, device, *, allocator=None, progress=None, builder=None):

@@ -132,6 +132,58 @@ def test_i2d_matches_jwst(jwst_run, gpucal_run):
         assert same.mean() >= 0.999
 
 
+#: HDRTAB columns that differ by design: DATE (when each _crf was written) and CAL_VER (gpucal's own version).
+HDRTAB_NOT_COMPARED = {"DATE", "CAL_VER"}
+#: Keywords that differ by design in the _i2d headers (the same two).
+I2D_KEYWORDS_NOT_COMPARED = {"DATE", "CAL_VER"}
+
+
+def _blended_keywords():
+    """``(hdu, keyword)`` of every attribute a blend rule sets (jwst's ``blend_rule`` in the schema)."""
+    from gpucal.io.schema import blend_schema, keyword_index
+
+    by_path = {".".join(path): key for key, (path, _) in keyword_index().items()}
+    return [by_path[attr] for attr, _ in blend_schema()["rules"] if attr in by_path]
+
+
+def test_i2d_hdrtab_and_blended_keywords_match_jwst(jwst_run, gpucal_run):
+    """jwst's blendheaders: the same HDRTAB (columns, order, formats, values), header layout and blended values."""
+    out, _ = gpucal_run
+    ((ours_path, theirs_path),) = _pair(jwst_run, out, "i2d")
+    with fits.open(ours_path) as ours, fits.open(theirs_path) as theirs:
+        assert [h.name for h in ours] == [h.name for h in theirs]
+        table_a, table_b = ours["HDRTAB"], theirs["HDRTAB"]
+        assert table_a.columns.names == table_b.columns.names
+        assert len(table_a.data) == len(table_b.data) == len(_pair(jwst_run, out, "crf"))
+        for col_a, col_b in zip(table_a.columns, table_b.columns, strict=True):
+            name = col_a.name
+            if name in HDRTAB_NOT_COMPARED:
+                continue
+            assert col_a.format == col_b.format, name
+            a, b = table_a.data[name], table_b.data[name]
+            if name == "BKGLEVEL":  # skymatch's levels agree within 1e-3 (test_crf_match_jwst)
+                np.testing.assert_allclose(a, b, rtol=0, atol=1e-3 * max(np.abs(b).max(), 0.01), err_msg=name)
+            else:
+                np.testing.assert_array_equal(a, b, err_msg=name)
+        for hdu in ("PRIMARY", "SCI"):
+            assert list(ours[hdu].header) == list(theirs[hdu].header), f"{hdu} keywords and their order"
+        for hdu, key in _blended_keywords():
+            if key in I2D_KEYWORDS_NOT_COMPARED:
+                continue
+            a, b = ours[hdu].header.get(key), theirs[hdu].header.get(key)
+            assert (a is None) == (b is None), f"{hdu} {key}: {a!r} vs {b!r}"
+            if isinstance(b, float):
+                assert a == pytest.approx(b, rel=1e-12, abs=0), f"{hdu} {key}"
+            else:
+                assert a == b, f"{hdu} {key}"
+    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    with datamodels.open(ours_path) as ours, datamodels.open(theirs_path) as theirs:
+        assert ours.hdrtab.dtype.names == theirs.hdrtab.dtype.names
+        for name in ours.hdrtab.dtype.names:
+            if name not in HDRTAB_NOT_COMPARED:
+                assert ours.hdrtab.dtype[name] == theirs.hdrtab.dtype[name], name
+
+
 _SKYMATCH_SCRIPT = """
 import json, sys
 from jwst.datamodels import ModelLibrary

@@ -11,18 +11,19 @@ as they were, and no partial file.
 
 import dataclasses
 import logging
-import os
 import pathlib
 import time
 
 from gpucal.engine import select_device
 from gpucal.errors import GpucalError, InputFileError, ParameterError
-from gpucal.io.atomic import check_writable_dir
+from gpucal.io.atomic import check_writable_dir, commit_renames
 from gpucal.io.exposure import write_exposure
 from gpucal.io.library import ExposureLibrary
+from gpucal.io.refs.select import reference_folder
 from gpucal.pipelines.config import merge_step_params, read_parameter_file
 from gpucal.pipelines.context import RunContext
 from gpucal.pipelines.image3.outlier_detection import OutlierDetectionStep
+from gpucal.pipelines.image3.outputs import prepare_outputs
 from gpucal.pipelines.image3.skymatch import SkyMatchStep
 from gpucal.pipelines.image3.source_catalog import SourceCatalogStep
 from gpucal.pipelines.image3.tweakreg import TweakRegStep
@@ -115,7 +116,7 @@ class Image3Pipeline:
         self.output_file = output_file or file_pipeline.get("output_file")
         self.in_memory = bool(pick(in_memory, "in_memory", True))
         self.device = select_device(device, require_gpu=require_gpu)
-        self.ref_dir = ref_dir
+        self.ref_dir = reference_folder(ref_dir)  # a missing --ref-dir / GPUCAL_REF_DIR fails now (exit 5)
         user_steps = {k: dict(v) for k, v in (steps or {}).items()}
         for name in set(user_steps) | set(file_steps):
             if name not in self.STEPS:
@@ -155,15 +156,16 @@ class Image3Pipeline:
     def _run(self, library, start):
         check_inputs(library)
         name = self.output_file or library.product_name
+        if self.save_results:  # no output over an input; stale temporaries of these products removed
+            prepare_outputs(library, name, self.output_dir, self.steps["source_catalog"])
         ctx = RunContext(self.device, self.output_dir, name, ref_dir=self.ref_dir, asn_pool=library.asn_pool,
                          asn_table=library.asn_table)  # fmt: skip
         log.info("calwebb_image3: %d exposures in %d groups on %s -> %s", len(library), len(library.group_names),
                  self.device, name)  # fmt: skip
         library.product_name = name
         steps = self.steps
-        if not steps["source_catalog"].skip and not steps["resample"].skip:  # fail now, not after the mosaic
-            for reftype in steps["source_catalog"].reference_file_types:
-                ctx.references(steps["source_catalog"]).select(reftype, library[0].meta)
+        if not steps["resample"].skip:  # a missing or wrong APCORR/ABVEGAOFFSET fails now, not after the mosaic
+            steps["source_catalog"].check_references(library[0].meta, ctx, source=library[0].source)
         steps["tweakreg"].run(library, ctx)
         steps["skymatch"].run(library, ctx)
         ctx.mosaic_builder = self._mosaic_builder(steps, library, ctx)
@@ -194,10 +196,14 @@ class Image3Pipeline:
         outlier, resample = steps["outlier_detection"], steps["resample"]
         if outlier.skip or resample.skip or resample.single or len(library) < 2:
             return None
-        if resample.output_wcs or any(
-            getattr(resample, name) is not None
-            for name in ("output_shape", "crpix", "crval", "rotation", "pixel_scale")
-        ) or resample.pixel_scale_ratio != 1.0:
+        if (
+            resample.output_wcs
+            or any(
+                getattr(resample, name) is not None
+                for name in ("output_shape", "crpix", "crval", "rotation", "pixel_scale")
+            )
+            or resample.pixel_scale_ratio != 1.0
+        ):
             return None
         return MosaicBuilder(resample, library, ctx.device)
 
@@ -209,8 +215,8 @@ class Image3Pipeline:
             log.info("resample: skipped")
             ctx.timings.append((step.alias, 0.0, "skipped"))
             return None
-        if step.blendheaders:
-            log.info("resample: blendheaders: the mosaic carries the first input's metadata; gpucal writes no HDRTAB")
+        if not step.blendheaders:
+            log.info("resample: blendheaders off: the mosaic carries the first input's metadata and no HDRTAB")
         begin = time.perf_counter()
         builder = ctx.mosaic_builder
         if builder is not None and builder.n_added != len(library):
@@ -244,14 +250,13 @@ class Image3Pipeline:
             staged.append((path, self.output_dir / name))
         for path in getattr(ctx.catalog, "paths", None) or ():
             staged.append((path, self.output_dir / pathlib.Path(path).name))
-        written = []
         scratch = library.scratch.resolve()
         for source, _ in staged:
             if scratch not in pathlib.Path(source).resolve().parents:  # never move an input file
                 raise GpucalError(f"internal error: {source} is not a staged product of this run")
-        for source, target in staged:
-            os.replace(source, target)
-            written.append(target)
+        # All renamed into place or none (a failed rename is an OutputError naming the file); never over an input.
+        written = commit_renames(staged, protect=[member.source for member in library])
+        for target in written:
             log.info("wrote %s", target)
         return written
 
@@ -284,10 +289,11 @@ def _configuration(member):
 
 
 def _host_allocator(device):
+    """Read into registered pinned buffers for a GPU (uploaded without another copy), else plain numpy."""
     if device.uses_cupy:
-        import cupyx
+        from gpucal.engine.pinned import pinned_empty
 
-        return cupyx.empty_pinned
+        return pinned_empty
     return None
 
 
