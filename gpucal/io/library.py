@@ -174,6 +174,10 @@ class ExposureLibrary:
         library = cls(members, product, asn_id, table, pool, scratch)
         library.scratch_folder = folder
         for m in members:
+            # What jwst's ModelLibrary records on every member it loads (``_assign_member_to_model``):
+            # the member's exposure type in the association and its group id.
+            m.meta.asn.exptype = "science"
+            m.meta.group_id = m.group_id
             if pool is not None:
                 m.meta.asn.pool_name = pool
                 m.meta.asn.table_name = table

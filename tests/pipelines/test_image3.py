@@ -15,6 +15,7 @@ from astropy.io import fits
 
 from gpucal.errors import AssociationError, InputFileError, ParameterError
 from gpucal.io.asn import make_image3_asn, write_asn
+from gpucal.io.exposure import read_metadata
 from gpucal.pipelines.image3 import Image3Pipeline
 from tests.factories import simulated_cal_set
 
@@ -32,8 +33,9 @@ def _names(result):
 
 
 def test_association_gives_crf_and_mosaic_named_as_jwst(cal_set, tmp_path):
-    result = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 ref_dir=cal_set["ref_dir"])
+    result = Image3Pipeline.call(
+        str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path), ref_dir=cal_set["ref_dir"]
+    )
     roots = [p.name.replace("_cal.fits", "") for p in cal_set["cals"]]
     products = [f"{PRODUCT}_i2d.fits", f"{PRODUCT}_cat.ecsv", f"{PRODUCT}_segm.fits"]
     assert _names(result) == sorted(products + [f"{r}_o001_crf.fits" for r in roots])
@@ -51,6 +53,8 @@ def test_association_gives_crf_and_mosaic_named_as_jwst(cal_set, tmp_path):
         assert flagged.any(), "the simulated cosmic rays are flagged"
         np.testing.assert_array_equal(crf["DQ"].data & ~np.uint32(17), cal["DQ"].data & ~np.uint32(17))
         np.testing.assert_array_equal(crf["SCI"].data[~flagged], cal["SCI"].data[~flagged])
+    crf_meta = read_metadata(tmp_path / f"{roots[0]}_o001_crf.fits")[0].meta
+    assert crf_meta.asn.exptype == "science" and crf_meta.group_id  # as jwst's ModelLibrary records them
     with fits.open(tmp_path / f"{PRODUCT}_i2d.fits") as i2d:
         assert i2d[0].header["S_RESAMP"] == "COMPLETE" and i2d[0].header["NDRIZ"] == 3
         assert {"SCI", "ERR", "WHT", "CON", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"} <= {h.name for h in i2d}
@@ -66,6 +70,9 @@ def test_mosaic_readable_by_stdatamodels(cal_set, tmp_path):
         assert model.data.shape == model.wht.shape
         ra, dec = model.meta.wcs(10.0, 10.0)
         assert np.isfinite([ra, dec]).all()
+        # as jwst's ModelLibrary records them on every member, and the blended mosaic keeps the first's
+        assert model.meta.asn.exptype == "science"
+        assert model.meta.group_id
 
 
 def test_list_of_cal_files_and_user_skipped_outlier_step(cal_set, tmp_path):
@@ -79,8 +86,9 @@ def test_list_of_cal_files_and_user_skipped_outlier_step(cal_set, tmp_path):
 
 
 def test_one_exposure_skips_outlier_detection_and_says_so(cal_set, tmp_path, caplog):
-    result = Image3Pipeline.call(str(cal_set["cals"][0]), device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 ref_dir=cal_set["ref_dir"])
+    result = Image3Pipeline.call(
+        str(cal_set["cals"][0]), device="cpu", save_results=True, output_dir=str(tmp_path), ref_dir=cal_set["ref_dir"]
+    )
     assert "needs at least two input exposures" in caplog.text
     crf = next(p for p in result.written if p.name.endswith("_crf.fits"))
     with fits.open(crf) as hdul:
@@ -146,8 +154,7 @@ def test_bad_parameters_fail_before_reading(cal_set, tmp_path):
 def test_rate_file_is_refused_naming_it(cal_set, tmp_path):
     bad = [str(cal_set["cals"][0]), str(cal_set["rates"][1])]
     with pytest.raises(InputFileError, match=cal_set["rates"][1].name):
-        Image3Pipeline.call(bad, device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 ref_dir=cal_set["ref_dir"])
+        Image3Pipeline.call(bad, device="cpu", save_results=True, output_dir=str(tmp_path), ref_dir=cal_set["ref_dir"])
     assert not any(tmp_path.iterdir())
 
 
@@ -170,8 +177,9 @@ def test_missing_member_is_an_association_error(cal_set, tmp_path):
 
 
 def test_failed_run_leaves_earlier_products_and_no_partial_files(cal_set, tmp_path, monkeypatch):
-    first = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 ref_dir=cal_set["ref_dir"])
+    first = Image3Pipeline.call(
+        str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path), ref_dir=cal_set["ref_dir"]
+    )
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     import gpucal.resample.mosaic as mosaic
@@ -181,13 +189,15 @@ def test_failed_run_leaves_earlier_products_and_no_partial_files(cal_set, tmp_pa
 
     monkeypatch.setattr(mosaic, "resample_library", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 ref_dir=cal_set["ref_dir"])
+        Image3Pipeline.call(
+            str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path), ref_dir=cal_set["ref_dir"]
+        )
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert after == before, "a failed run changed or left files"
     monkeypatch.undo()
-    again = Image3Pipeline.call(str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path),
-                                 ref_dir=cal_set["ref_dir"])
+    again = Image3Pipeline.call(
+        str(cal_set["asn"]), device="cpu", save_results=True, output_dir=str(tmp_path), ref_dir=cal_set["ref_dir"]
+    )
     assert _names(again) == _names(first)
 
 
@@ -218,9 +228,13 @@ def test_farm_runs_one_task_per_association(cal_set, tmp_path):
     shutil.copytree(cal_set["asn"].parent, second, ignore=shutil.ignore_patterns("*_rate.fits"))
     client = connect(workers=2, processes=False)
     try:
-        results = run_image3_many([cal_set["asn"], second / cal_set["asn"].name], client=client,
-                                  output_dir=tmp_path / "out", device="cpu",
-                                  steps={"outlier_detection": {"skip": True}, "source_catalog": {"skip": True}})
+        results = run_image3_many(
+            [cal_set["asn"], second / cal_set["asn"].name],
+            client=client,
+            output_dir=tmp_path / "out",
+            device="cpu",
+            steps={"outlier_detection": {"skip": True}, "source_catalog": {"skip": True}},
+        )
     finally:
         client.close()
     assert all(r.ok for r in results), [r.error for r in results]
