@@ -1,13 +1,9 @@
 """``gpucal info``: versions, devices, and what ``--device auto`` picks."""
 
-import importlib.metadata
 import os
 import platform
 
 __all__ = ["add_parser", "collect", "run"]
-
-_PACKAGES = ("numpy", "numba", "numba-cuda", "astropy", "gwcs", "asdf", "asdf-astropy", "cupy-cuda12x", "cupy-cuda13x",
-             "stdatamodels", "jwst", "pysiaf", "dask", "distributed")  # fmt: skip
 
 
 def add_parser(sub):
@@ -18,16 +14,11 @@ def add_parser(sub):
 
 def collect():
     """Everything ``gpucal info`` reports, as a dict."""
-    from gpucal import __version__
     from gpucal.engine import cuda_status, select_device
     from gpucal.engine.cache import cache_root
+    from gpucal.report.run_report import software_versions
 
-    versions = {"gpucal": __version__, "python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
+    versions = software_versions()
     status = cuda_status()
     auto = select_device("auto", require_gpu=False)
     return {

@@ -33,8 +33,10 @@ __all__ = [
     "write_report",
 ]
 
-_PACKAGES = ("numpy", "numba", "numba-cuda", "scipy", "astropy", "gwcs", "asdf", "photutils", "tweakwcs",
-             "spherical-geometry", "matplotlib", "cupy-cuda12x", "cupy-cuda13x")  # fmt: skip
+#: Libraries whose versions a run report and ``gpucal info`` list (those installed).
+PACKAGES = ("numpy", "numba", "numba-cuda", "scipy", "astropy", "gwcs", "asdf", "asdf-astropy", "photutils", "tweakwcs",
+            "spherical-geometry", "matplotlib", "cupy-cuda12x", "cupy-cuda13x", "stdatamodels", "jwst", "pysiaf",
+            "dask", "distributed")  # fmt: skip
 
 
 def software_versions():
@@ -42,7 +44,7 @@ def software_versions():
     from gpucal import __version__
 
     versions = {"gpucal": __version__, "python": platform.python_version()}
-    for name in _PACKAGES:
+    for name in PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
