@@ -258,3 +258,35 @@ def test_mosaic_fed_by_outlier_pass_equals_a_separate_resample_pass(cal_set, tmp
 def test_resample_single_is_refused_before_any_work():
     with pytest.raises(ParameterError, match="single=true"):
         Image3Pipeline(steps={"resample": {"single": True}})
+
+
+def test_gpu_out_of_memory_runs_again_on_the_cpu_or_stops_with_require_gpu(cal_set, tmp_path, monkeypatch):
+    from gpucal.errors import DeviceMemoryError, HostFallbackWarning
+    from gpucal.pipelines.image3 import skymatch
+
+    devices = []
+    original = skymatch.SkyMatchStep.process
+
+    def process(self, library, ctx):
+        devices.append(str(ctx.device))
+        if ctx.device.is_cuda:
+            raise DeviceMemoryError("output grid 99999x99999 needs 9000.0 GiB on cuda:0")
+        return original(self, library, ctx)
+
+    monkeypatch.setattr(skymatch.SkyMatchStep, "process", process)
+    steps = {"tweakreg": {"skip": True}, "source_catalog": {"skip": True}}
+    pipeline = Image3Pipeline(device="cuda", save_results=True, output_dir=str(tmp_path / "fallback"), steps=steps,
+                              ref_dir=cal_set["ref_dir"])  # fmt: skip
+    if not pipeline.device.is_cuda:
+        pytest.skip("no CUDA device, real or simulated")
+    with pytest.warns(HostFallbackWarning, match="ran out of memory.*again on the CPU"):
+        result = pipeline.run(str(cal_set["asn"]))
+    assert devices == [str(pipeline.device), "cpu"]
+    assert str(pipeline.device).startswith("cuda")  # the pipeline's own device is unchanged
+    assert (tmp_path / "fallback" / f"{PRODUCT}_i2d.fits").exists() and result.mosaic is not None
+    assert not any(p.name.startswith(".") for p in (tmp_path / "fallback").iterdir())
+
+    pipeline.require_gpu = True
+    with pytest.raises(DeviceMemoryError, match="--require-gpu") as info:
+        pipeline.run(str(cal_set["asn"]))
+    assert info.value.exit_code == 3

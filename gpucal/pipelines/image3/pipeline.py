@@ -13,9 +13,11 @@ import dataclasses
 import logging
 import pathlib
 import time
+import warnings
 
-from gpucal.engine import select_device
-from gpucal.errors import GpucalError, InputFileError, ParameterError
+from gpucal.engine import CPU, select_device
+from gpucal.engine.device import require_gpu_from_env
+from gpucal.errors import DeviceMemoryError, GpucalError, HostFallbackWarning, InputFileError, ParameterError
 from gpucal.io.atomic import check_writable_dir, commit_renames
 from gpucal.io.exposure import write_exposure
 from gpucal.io.library import ExposureLibrary
@@ -115,7 +117,8 @@ class Image3Pipeline:
         self.output_dir = pathlib.Path(pick(output_dir, "output_dir", None) or ".")
         self.output_file = output_file or file_pipeline.get("output_file")
         self.in_memory = bool(pick(in_memory, "in_memory", True))
-        self.device = select_device(device, require_gpu=require_gpu)
+        self.require_gpu = require_gpu_from_env() if require_gpu is None else bool(require_gpu)
+        self.device = select_device(device, require_gpu=self.require_gpu)
         self.ref_dir = reference_folder(ref_dir)  # a missing --ref-dir / GPUCAL_REF_DIR fails now (exit 5)
         user_steps = {k: dict(v) for k, v in (steps or {}).items()}
         for name in set(user_steps) | set(file_steps):
@@ -137,7 +140,33 @@ class Image3Pipeline:
         return cls(**kwargs).run(input)
 
     def run(self, input):
-        """Run every step; commit the products only when all succeeded."""
+        """Run every step; commit the products only when all succeeded.
+
+        When the GPU runs out of memory the run starts again on the CPU, with
+        a warning (nothing of the failed attempt is kept); with
+        ``require_gpu`` that is a :class:`~gpucal.errors.DeviceMemoryError`
+        (exit code 3) instead.
+        """
+        try:
+            return self._run_once(input)
+        except Exception as exc:
+            if not (self.device.is_cuda and _is_device_oom(exc)):
+                raise
+            if self.require_gpu:
+                raise DeviceMemoryError(
+                    f"{input}: GPU {self.device} ran out of memory ({exc}); a GPU is required (--require-gpu), so "
+                    "the run stops: use --device cpu, a larger GPU, or a larger output pixel scale"
+                ) from exc
+            message = f"{input}: GPU {self.device} ran out of memory ({exc}); running image3 again on the CPU"
+            log.warning(message)
+            warnings.warn(message, HostFallbackWarning, stacklevel=2)
+            device, self.device = self.device, CPU
+            try:
+                return self._run_once(input)
+            finally:
+                self.device = device
+
+    def _run_once(self, input):
         start = time.perf_counter()
         if self.save_results:
             check_writable_dir(self.output_dir)
@@ -147,9 +176,6 @@ class Image3Pipeline:
         library = ExposureLibrary.open(input, scratch_parent)
         try:
             return self._run(library, start)
-        except Exception as exc:
-            _reraise_device_oom(exc, input, self.device)
-            raise
         finally:
             library.close()
 
@@ -297,9 +323,10 @@ def _host_allocator(device):
     return None
 
 
-def _reraise_device_oom(exc, input, device):
-    if type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.startswith("cupy"):
-        raise GpucalError(f"{input}: GPU {device} ran out of memory ({exc}); use --device cpu") from exc
+def _is_device_oom(exc):
+    """A CuPy allocation failure, or gpucal's own refusal of a grid the GPU cannot hold."""
+    cupy_oom = type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.startswith("cupy")
+    return cupy_oom or isinstance(exc, DeviceMemoryError)
 
 
 def describe_parameters():
