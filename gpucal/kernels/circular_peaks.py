@@ -157,12 +157,76 @@ def _peaks_kernel_py(data, c, ce, a, ae, b, be, out):  # pragma: no cover - comp
 _peaks_kernel = LazyCudaKernel(_peaks_kernel_py)
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def _row_max(data, lo, hi, out):  # pragma: no cover - compiled by numba
+    """``out[j, i] = max(data[j, i + lo .. i + hi])``, 0 beyond the image."""
+    ny, nx = data.shape
+    zero = data.dtype.type(0)
+    for j in prange(ny):
+        for i in range(nx):
+            m = data[j, i]
+            for d in range(lo, hi + 1):
+                x = i + d
+                v = data[j, x] if 0 <= x < nx else zero
+                if v > m:
+                    m = v
+            out[j, i] = m
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _column_max(data, lo, hi, out):  # pragma: no cover - compiled by numba
+    """``out[j, i] = max(data[j + lo .. j + hi, i])``, 0 beyond the image."""
+    ny, nx = data.shape
+    zero = data.dtype.type(0)
+    for j in prange(ny):
+        for i in range(nx):
+            m = data[j, i]
+            for d in range(lo, hi + 1):
+                y = j + d
+                v = data[y, i] if 0 <= y < ny else zero
+                if v > m:
+                    m = v
+            out[j, i] = m
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _peaks_from_boxes(data, inner_max, outer_max, c, ce, out):  # pragma: no cover - compiled by numba
+    for j in prange(data.shape[0]):
+        for i in range(data.shape[1]):
+            v = data[j, i]
+            if v == outer_max[j, i]:
+                out[j, i] = True
+            elif v == inner_max[j, i]:
+                out[j, i] = _is_max(data, c, ce, j, i)
+            else:
+                out[j, i] = False
+
+
+def _box(data, extent, scratch):
+    """Box maximum over ``extent`` offsets in both axes (separable: rows, then columns); exact."""
+    lo, hi = int(extent[0]), int(extent[1])
+    rows, out = scratch
+    _row_max(data, lo, hi, rows)
+    _column_max(rows, lo, hi, out)
+    return out
+
+
 def circular_peaks_cpu(data, radius):
-    """Numba CPU form of :func:`circular_peaks_ref` (parallel over rows; identical mask)."""
+    """Numba CPU form of :func:`circular_peaks_ref` (identical mask).
+
+    The two box maxima are separable passes (rows, then columns; a maximum
+    does not depend on the order it is taken in), which decide almost every
+    pixel; the circle is checked only where the boxes disagree, as photutils
+    does, in parallel over rows.
+    """
     _check(data, radius)
     data = np.ascontiguousarray(data)
+    circle, circle_ext, _inner, inner_ext, _outer, outer_ext = _tables(radius)
+    rows = np.empty_like(data)
+    inner_max = _box(data, inner_ext, (rows, np.empty_like(data)))
+    outer_max = _box(data, outer_ext, (rows, np.empty_like(data)))
     out = np.empty(data.shape, dtype=np.bool_)
-    _peaks_rows(data, *_tables(radius), out)
+    _peaks_from_boxes(data, inner_max, outer_max, circle, circle_ext, out)
     return out
 
 
