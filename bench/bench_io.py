@@ -82,7 +82,11 @@ def main():
             best_of(lambda: write_exposure(exposure, ours), args.repeat, setup=fresh(ours)),
             best_of(lambda: read_exposure(ours), args.repeat),
         ),
-        ("astropy.io.fits", best_of(write_astropy, args.repeat, setup=fresh(theirs)), best_of(read_astropy, args.repeat)),
+        (
+            "astropy.io.fits",
+            best_of(write_astropy, args.repeat, setup=fresh(theirs)),
+            best_of(read_astropy, args.repeat),
+        ),
     ]
     try:
         from stdatamodels.jwst import datamodels

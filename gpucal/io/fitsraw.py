@@ -128,10 +128,16 @@ def _read_image(fh, path, header, nbytes, shape, allocator, mapped=None, offset=
         return None  # scaled data: let astropy handle it
     dtype, flip = kind
     out = allocator(shape, dtype)
-    big = np.dtype(_BITPIX[int(header["BITPIX"])]).newbyteorder(">") if dtype.itemsize > 1 else np.dtype(_BITPIX[int(header["BITPIX"])])
+    big = (
+        np.dtype(_BITPIX[int(header["BITPIX"])]).newbyteorder(">")
+        if dtype.itemsize > 1
+        else np.dtype(_BITPIX[int(header["BITPIX"])])
+    )
     if mapped is not None:
         if offset + nbytes > len(mapped):
-            raise InputFileError(f"{path}: truncated FITS file (extension {header.get('EXTNAME', '?')!s} is incomplete)")
+            raise InputFileError(
+                f"{path}: truncated FITS file (extension {header.get('EXTNAME', '?')!s} is incomplete)"
+            )
         source = np.ndarray(shape, dtype=big, buffer=mapped, offset=offset)
         _convert(source, out, flip)
         return out

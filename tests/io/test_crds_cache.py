@@ -89,7 +89,11 @@ def crds_cache(tmp_path):
     config = {"observatory": "jwst", "operational_context": "jwst_0001.pmap", "edit_context": "jwst_0001.pmap",
               "force_remote_mode": False, "last_synced": "2026-01-01", "download_metadata": "", "bad_files_list": [], "mappings": []}  # fmt: skip
     (root / "config" / "jwst" / "server_config").write_text(repr(config))
-    for name, text in (("jwst_0001.pmap", _PMAP), ("jwst_nircam_0001.imap", _IMAP), ("jwst_nircam_flat_0001.rmap", _RMAP)):
+    for name, text in (
+        ("jwst_0001.pmap", _PMAP),
+        ("jwst_nircam_0001.imap", _IMAP),
+        ("jwst_nircam_flat_0001.rmap", _RMAP),
+    ):
         (mappings / name).write_text(text.format())
         update_checksum(str(mappings / name))
     reference = root / "references" / "jwst" / "nircam" / "jwst_nircam_flat_0001.fits"
@@ -101,7 +105,9 @@ def test_flat_from_a_crds_cache_offline(crds_cache):
     root, reference = crds_cache
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRDS_")}
     env.update(CRDS_PATH=str(root), CRDS_CONTEXT="jwst_0001.pmap", CRDS_OBSERVATORY="jwst", GPUCAL_REF_DIR="")
-    done = subprocess.run([sys.executable, "-c", _LOOKUP], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _LOOKUP], env=env, capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["match"] == str(reference)

@@ -105,7 +105,9 @@ def test_drizzled_err_matches_jwst(cals):
     arrays, _ = resampler.finalize()
     assert "var_rnoise" not in arrays
     library = ModelLibrary([str(p) for p in cals[:2]], on_disk=False)
-    theirs = ResampleImage(library, good_bits="~DO_NOT_USE+NON_SCIENCE", blendheaders=False, enable_var=False, compute_err="driz_err").resample_many_to_one()
+    theirs = ResampleImage(
+        library, good_bits="~DO_NOT_USE+NON_SCIENCE", blendheaders=False, enable_var=False, compute_err="driz_err"
+    ).resample_many_to_one()
     covered = theirs.wht > 0
     assert rel_rms(arrays["err"], theirs.err, covered) <= 1e-5
     assert rel_rms(arrays["data"], theirs.data, covered) <= 1e-5

@@ -254,7 +254,9 @@ def test_dither_set_in_one_association_matches_single_runs(tmp_path, steps):
     from gpucal.io.asn import Association, Member, Product, read_asn
     from gpucal.pipelines.image2.bkg_subtract import _COMBINED
 
-    backgrounds = [write_small_rate(tmp_path, name=f"jw01345002001_02101_0000{s}_nrca1_rate.fits", seed=s).name for s in (5, 6)]
+    backgrounds = [
+        write_small_rate(tmp_path, name=f"jw01345002001_02101_0000{s}_nrca1_rate.fits", seed=s).name for s in (5, 6)
+    ]
     products = []
     for k in (1, 2, 3):
         rate = write_small_rate(tmp_path, name=f"jw01345001001_02101_0000{k}_nrca1_rate.fits", seed=10 + k)

@@ -65,8 +65,9 @@ def stcal_images(members, skystat, stepsize=None, dqbits="~DO_NOT_USE+NON_SCIENC
             mask = np.isfinite(data)
         else:
             mask = bitfield_to_boolean_mask(mem.dq, bits, good_mask_value=True, dtype="bool") & np.isfinite(data)
-        im = SkyImage(data, mask, mem.wcs.__call__, mem.wcs.invert, stats, sky_id=k, stepsize=stepsize,
-                      meta={"index": k})
+        im = SkyImage(
+            data, mask, mem.wcs.__call__, mem.wcs.invert, stats, sky_id=k, stepsize=stepsize, meta={"index": k}
+        )
         if subtract and mem.background.get("subtracted"):
             im.sky = mem.background["level"]
         by_group.setdefault(mem.group_id, []).append(im)

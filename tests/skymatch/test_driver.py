@@ -18,8 +18,9 @@ def _compare(members, method, skystat, **kw):
     params = SkyMatchParams(skymethod=method, skystat=skystat, **kw)
     got = match_sky(members, params, CPU)
     stcal_kw = {k: v for k, v in kw.items() if k not in ("match_down", "subtract")}
-    expected = stcal_levels(members, method, skystat, match_down=params.match_down, subtract=params.subtract,
-                            **stcal_kw)
+    expected = stcal_levels(
+        members, method, skystat, match_down=params.match_down, subtract=params.subtract, **stcal_kw
+    )
     assert len(got) == len(members)
     for k, (level, (exp_level, exp_image)) in enumerate(zip(got, expected, strict=True)):
         if exp_level is None:

@@ -40,8 +40,9 @@ def test_matches_stcal(skystat, kw, device):
     for seed in (1, 2):
         data, mask = _pixels(seed)
         expected, npix_expected = _stcal(skystat, data, mask, **kw)
-        sky, npix = SkyStats(skystat=skystat, **kw).calc_sky(data.reshape(50, 60), mask.reshape(50, 60),
-                                                            DEVICES[device])
+        sky, npix = SkyStats(skystat=skystat, **kw).calc_sky(
+            data.reshape(50, 60), mask.reshape(50, 60), DEVICES[device]
+        )
         assert npix == npix_expected
         assert type(sky) is type(expected) or (isinstance(sky, float) and isinstance(expected, float))
         np.testing.assert_allclose(sky, expected, rtol=1e-6, atol=0, err_msg=f"{skystat} {kw} seed {seed}")
