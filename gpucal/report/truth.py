@@ -9,7 +9,11 @@ AB magnitude, and its true 0-based pixel position ``x_<root>``, ``y_<root>`` in 
   sources on it, minus their true sky positions, has as median the pointing error that WCS carries. Measured
   with the WCS before tweakreg (the ``_cal``) and after (the ``_crf``), the difference is what tweakreg
   recovered. tweakreg aligns the exposures to each other, not to the sky, so recovered and injected errors are
-  compared relative to the first exposure; the offset all exposures still share is reported on its own.
+  compared relative to the first exposure; the offset all exposures still share is reported on its own. Those
+  medians judge the shift at the middle of the sources; a wrong rotation shows in full only away from it, so the
+  misalignment left after tweakreg is also measured source by source (:func:`misalignment`): where an exposure's
+  corrected WCS puts each true source it shares with the first exposure, against where the first exposure's
+  puts it, the largest distance being the misalignment anywhere on their overlap.
 * **catalog** (:func:`compare_catalog`): the truth sources brighter than an AB magnitude limit and on at least
   one exposure's detector are matched to the catalog's ``sky_centroid``. The catalog's overall offset from the
   truth (the absolute pointing error relative alignment leaves) is measured first and removed, so that the
@@ -34,6 +38,7 @@ __all__ = [
     "PointingRecovery",
     "compare_catalog",
     "exposure_root",
+    "misalignment",
     "pointing_recovery",
     "tangent_offsets",
     "wcs_offset",
@@ -116,9 +121,46 @@ def wcs_offset(wcs, truth, root, shape, *, margin=2.0):
     return float(np.median(east)) * 1000.0, float(np.median(north)) * 1000.0, int(inside.sum())
 
 
+def misalignment(wcs, reference_wcs, truth, root, reference_root, shape, reference_shape, *, margin=2.0):
+    """Distances (mas) between where ``wcs`` and ``reference_wcs`` put each true source both exposures see.
+
+    Each source is taken at its true pixel position in each exposure, so the distances are those of the two WCSs'
+    errors at the same point of the sky: zero everywhere for a perfect relative alignment, growing away from the
+    middle of the overlap for a wrong rotation.
+
+    Parameters
+    ----------
+    wcs, reference_wcs : callable
+        ``wcs(x, y) -> (ra, dec)`` in degrees of the exposure and of the reference (first) exposure.
+    truth : astropy.table.Table
+        The simulator's truth sources.
+    root, reference_root : str
+        Exposure roots naming the truth's pixel columns.
+    shape, reference_shape : tuple of int
+        Array shapes; only sources ``margin`` pixels inside both count.
+
+    Returns
+    -------
+    (float, float, int)
+        Median and largest distance in mas (NaN without common sources) and the number of sources used.
+    """
+    common = _on_detector(truth, root, shape, margin) & _on_detector(truth, reference_root, reference_shape, margin)
+    if not common.any():
+        return math.nan, math.nan, 0
+    here = wcs(np.asarray(truth[f"x_{root}"], dtype=float)[common], np.asarray(truth[f"y_{root}"], dtype=float)[common])
+    there = reference_wcs(np.asarray(truth[f"x_{reference_root}"], dtype=float)[common],
+                          np.asarray(truth[f"y_{reference_root}"], dtype=float)[common])  # fmt: skip
+    distance = np.hypot(*tangent_offsets(*here, *there)) * 1000.0
+    return float(np.median(distance)), float(np.max(distance)), int(common.sum())
+
+
 @dataclasses.dataclass
 class ExposurePointing:
-    """One exposure's pointing error (mas, east and north): injected, and as its WCS carries it before and after."""
+    """One exposure's pointing error (mas, east and north): injected, and as its WCS carries it before and after.
+
+    ``field_after`` is ``(median, max)`` of :func:`misalignment` after tweakreg against the first exposure, over
+    ``n_common`` shared sources (NaN and 0 without any).
+    """
 
     exposure: str
     injected: tuple
@@ -126,6 +168,8 @@ class ExposurePointing:
     after: tuple
     n_sources: int
     aligned: bool = False
+    field_after: tuple = (math.nan, math.nan)
+    n_common: int = 0
 
     @property
     def recovered(self):
@@ -151,11 +195,13 @@ class PointingRecovery:
         for item in self.exposures:
             injected = (item.injected[0] - first.injected[0], item.injected[1] - first.injected[1])
             recovered = (item.recovered[0] - first.recovered[0], item.recovered[1] - first.recovered[1])
-            misaligned = (item.after[0] - first.after[0], item.after[1] - first.after[1])
+            misaligned = math.hypot(item.after[0] - first.after[0], item.after[1] - first.after[1])
+            if math.isfinite(item.field_after[1]):
+                misaligned = max(misaligned, item.field_after[1])
             rows.append({
                 "exposure": item.exposure, "aligned": item.aligned, "injected": injected, "recovered": recovered,
                 "error": math.hypot(recovered[0] - injected[0], recovered[1] - injected[1]),
-                "misalignment_after": math.hypot(*misaligned),
+                "misalignment_after": misaligned,
             })  # fmt: skip
         return rows
 
@@ -166,7 +212,11 @@ class PointingRecovery:
 
     @property
     def max_misalignment_mas(self):
-        """The largest offset, after tweakreg, of an exposure's pointing error from the first exposure's (mas)."""
+        """The largest misalignment after tweakreg of an exposure with the first (mas), anywhere on their overlap.
+
+        Per exposure, the largest :func:`misalignment` over the sources it shares with the first exposure (or, with
+        none shared, the offset of its median pointing error from the first's).
+        """
         return max((row["misalignment_after"] for row in self.relative()), default=math.nan)
 
     @property
@@ -190,6 +240,8 @@ class PointingRecovery:
                     "injected_relative_mas": [_number(v) for v in row["injected"]],
                     "recovered_relative_mas": [_number(v) for v in row["recovered"]],
                     "error_mas": _number(row["error"]),
+                    "misalignment_after_mas": {"median": _number(item.field_after[0]),
+                                               "max": _number(item.field_after[1]), "n_sources": item.n_common},
                 }
                 for item, row in zip(self.exposures, relative, strict=True)
             ],
@@ -223,13 +275,16 @@ def pointing_recovery(truth_sources, truth_pointings, before, after, shapes, *, 
     for row in truth_pointings:
         injected[exposure_root(row["file"])] = (float(row["error_east"]), float(row["error_north"]))
     items = []
+    first = next(iter(before), None)
     for root, wcs_before in before.items():
         if root not in injected:
             raise KeyError(f"{root}: not in the simulator's truth_pointings")
         east0, north0, n = wcs_offset(wcs_before, truth_sources, root, shapes[root], margin=margin)
         east1, north1, _ = wcs_offset(after[root], truth_sources, root, shapes[root], margin=margin)
+        median, largest, n_common = misalignment(after[root], after[first], truth_sources, root, first, shapes[root],
+                                                 shapes[first], margin=margin)  # fmt: skip
         items.append(ExposurePointing(root, injected[root], (east0, north0), (east1, north1), n,
-                                      bool((aligned or {}).get(root, False))))  # fmt: skip
+                                      bool((aligned or {}).get(root, False)), (median, largest), n_common))  # fmt: skip
     return PointingRecovery(items)
 
 

@@ -16,11 +16,23 @@ flat), :func:`expose` produces what ``calwebb_detector1`` would leave:
 * Static bad pixels (the same on every exposure of a detector, like a MASK
   reference): dead pixels (DEAD + DO_NOT_USE), hot pixels (HOT; the hottest
   third also DO_NOT_USE) with their extra dark rate, warm pixels (WARM), and
-  the reference pixels (REFERENCE_PIXEL + DO_NOT_USE).
-* Cosmic rays at 5 hits/cm^2/s, each on 1 to 3 adjacent pixels. Nine in ten
-  are found by the jump step: JUMP_DET, the rate repaired from the ramp's
-  two segments (read-noise variance doubled). The rest are left as
-  unflagged positive outliers of 6 to 60 sigma for outlier detection.
+  the reference pixels (REFERENCE_PIXEL + DO_NOT_USE). The dark current is
+  collected (it adds its shot noise and counts towards saturation) and then
+  removed, as the dark_sub step removes the dark reference's mean: a hot or
+  warm pixel is noisier than its ERR says (ramp fitting computes VAR_POISSON
+  from the dark-subtracted slope) but not brighter.
+* Cosmic rays at 5 hits/cm^2/s, each on 1 to 3 adjacent pixels, arriving in
+  a random group. The first pixel collects a charge drawn log-uniformly
+  between 20 and 20,000 electrons, its neighbours 5-50 % of that. The jump
+  step is modelled on jwst's two-point difference: a pixel whose jump exceeds
+  4 sigma of its group difference (read noise and Poisson noise), or whose
+  event has a pixel above 10 sigma (jwst's neighbour flagging), is JUMP_DET,
+  its rate repaired from the ramp's two segments (read-noise variance
+  doubled). A hit before the first read only offsets the ramp. Any other hit
+  is missed and leaves the slope change of its sub-threshold jump, an
+  unflagged positive outlier of at most a few sigma (up to ~8 with 10
+  groups) for outlier detection: a jump bright enough to leave a stronger
+  residual is always found, so no bright point-like artefact survives stage 1.
 * DO_NOT_USE pixels are NaN in SCI with zero ERR and variances, as stcal's
   ramp fit leaves them.
 """
@@ -33,11 +45,18 @@ import numpy as np
 from gpucal import dqflags
 from gpucal.sim.instruments import instrument_rng
 
-__all__ = ["ExposureNoise", "expose", "static_defects"]
+__all__ = ["ExposureNoise", "expose", "jump_slope_response", "static_defects"]
 
 _DQ = dqflags.PIXEL
 _DNU = _DQ["DO_NOT_USE"]
 _CR_PER_CM2_S = 5.0
+#: Charge (electrons) of a cosmic ray's first pixel: log-uniform between these.
+_CR_CHARGE_E = (20.0, 20000.0)
+#: Charge of the other pixels of an event, as a fraction of the first's.
+_CR_NEIGHBOUR_FRACTION = (0.05, 0.5)
+#: jwst's jump step: rejection_threshold and min_jump_to_flag_neighbors (sigma of a group difference).
+_JUMP_THRESHOLD = 4.0
+_NEIGHBOUR_FLAG_THRESHOLD = 10.0
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,35 +134,79 @@ class ExposureNoise:
 
 
 def _cosmic_rays(rng, shape, n_events):
-    """Pixels hit by ``n_events`` cosmic rays: ``(rows, cols, event index)``, 1-3 adjacent pixels each."""
+    """Pixels hit by ``n_events`` cosmic rays, 1-3 adjacent pixels each.
+
+    Returns ``(rows, cols, event, rank)``: the event index of each hit pixel and its rank in the event (0 for the
+    pixel the ray enters, 1 and 2 for the next ones along a row or column).
+    """
     ny, nx = shape
     cy = rng.integers(0, ny, n_events)
     cx = rng.integers(0, nx, n_events)
     extra = rng.choice(3, size=n_events, p=[0.6, 0.3, 0.1])
     steps = np.array([(0, 1), (1, 0), (0, -1), (-1, 0)])
-    rows, cols, event = [cy], [cx], [np.arange(n_events)]
+    rows, cols, event, rank = [cy], [cx], [np.arange(n_events)], [np.zeros(n_events, dtype=np.int64)]
     for k in (1, 2):
         sel = np.flatnonzero(extra >= k)
         step = steps[rng.integers(0, 4, sel.size)]
         rows.append(np.clip(cy[sel] + k * step[:, 0], 0, ny - 1))
         cols.append(np.clip(cx[sel] + k * step[:, 1], 0, nx - 1))
         event.append(sel)
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(event)
+        rank.append(np.full(sel.size, k, dtype=np.int64))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(event), np.concatenate(rank)
 
 
-def expose(rate, *, detector, readout, nints, rng, static_dq, pixel_area_cm2=None):
+def jump_slope_response(ngroups):
+    """Change of a fitted slope (per unit jump, per group time) for a jump arriving before group ``j``.
+
+    The unweighted least-squares slope over groups ``0 .. ngroups - 1`` changes by ``J * response[j] / tgroup`` when
+    the ramp steps up by ``J`` between groups ``j - 1`` and ``j``; a step before the first group (``j = 0``) is a
+    constant offset and leaves the slope alone.
+    """
+    centred = np.arange(ngroups, dtype=np.float64) - (ngroups - 1) / 2.0
+    denominator = float(np.sum(centred**2)) if ngroups > 1 else 1.0
+    return np.cumsum(centred[::-1])[::-1] / denominator
+
+
+def _cosmic_ray_hits(rng, shape, n_events, *, detector, readout, collected_rate):
+    """Draw cosmic rays and decide, as the jump step would, which are flagged and what the missed ones leave.
+
+    Returns ``(rows, cols, event, flagged, residual)``: per hit pixel, whether the jump step flags it and the
+    rate (DN/s) a missed one adds to the slope (zero when flagged or arriving before the first read).
+    """
+    rows, cols, event, rank = _cosmic_rays(rng, shape, n_events)
+    arrival = rng.integers(0, readout.ngroups, n_events)[event]  # the group before which the ray lands
+    low, high = np.log(_CR_CHARGE_E[0]), np.log(_CR_CHARGE_E[1])
+    first = np.exp(rng.uniform(low, high, n_events))[event]
+    fraction = np.where(rank == 0, 1.0, rng.uniform(*_CR_NEIGHBOUR_FRACTION, rows.size))
+    jump = first * fraction / detector.gain  # DN
+    tgroup = readout.group_time
+    sigma_g = readout.group_read_noise(detector.read_noise)
+    pixel_rate = np.nan_to_num(collected_rate[rows, cols], nan=0.0)
+    sigma_diff = np.sqrt(2.0 * sigma_g**2 + np.maximum(pixel_rate, 0.0) * tgroup / detector.gain)
+    significance = np.where(arrival > 0, jump / sigma_diff, 0.0)
+    strongest = np.zeros(n_events)
+    np.maximum.at(strongest, event, significance)
+    flagged = (significance >= _JUMP_THRESHOLD) | (strongest[event] >= _NEIGHBOUR_FLAG_THRESHOLD)
+    residual = np.where(flagged, 0.0, jump * jump_slope_response(readout.ngroups)[arrival] / tgroup)
+    return rows, cols, event, flagged, residual
+
+
+def expose(rate, *, detector, readout, nints, rng, static_dq, dark=None, pixel_area_cm2=None):
     """Turn expected count rates into a stage-1 rate product (per integration).
 
     Parameters
     ----------
     rate : ndarray, shape (ny, nx)
-        Expected count rate of every pixel (DN/s), including dark current.
+        Expected count rate of every pixel (DN/s) from the sky and the sources, after the QE.
     detector : gpucal.sim.instruments.DetectorSpec
     readout : gpucal.sim.instruments.Readout
     nints : int
     rng : numpy.random.Generator
     static_dq : ndarray of uint32, shape (ny, nx)
         Persistent flags of these pixels (from :func:`static_defects`).
+    dark : ndarray, shape (ny, nx), optional
+        Dark current (DN/s) of these pixels (from :func:`static_defects`): collected with the signal (its shot
+        noise stays, and it fills the well) and subtracted again, as dark_sub does.
     pixel_area_cm2 : float, optional
         Pixel area for the cosmic-ray rate (default: the detector's pitch squared).
 
@@ -153,13 +216,16 @@ def expose(rate, *, detector, readout, nints, rng, static_dq, pixel_area_cm2=Non
     """
     shape = rate.shape
     rate = np.maximum(np.asarray(rate, dtype=np.float64), 0.0)
+    dark = np.zeros(shape) if dark is None else np.maximum(np.asarray(dark, dtype=np.float64), 0.0)
+    collected = rate + dark
     tgroup = readout.group_time
     ngroups = readout.ngroups
     sigma_g = readout.group_read_noise(detector.read_noise)
 
     # Saturation is rare: full-ramp values everywhere, shorter ramps patched in by index.
-    saturated = np.flatnonzero(rate * (ngroups * tgroup) > detector.saturation)
-    ngood = np.clip(np.floor(detector.saturation / (rate.flat[saturated] * tgroup)), 0, ngroups - 1).astype(np.int64)
+    saturated = np.flatnonzero(collected * (ngroups * tgroup) > detector.saturation)
+    ngood = np.clip(np.floor(detector.saturation / (collected.flat[saturated] * tgroup)), 0, ngroups - 1)
+    ngood = ngood.astype(np.int64)
     n_used = np.maximum(ngood, 2)
     t_full = (ngroups - 1) * tgroup
     t_sat = (n_used - 1) * tgroup
@@ -167,6 +233,7 @@ def expose(rate, *, detector, readout, nints, rng, static_dq, pixel_area_cm2=Non
     dq_base.flat[saturated] |= _DQ["SATURATED"]
     dq_base.flat[saturated[ngood < 2]] |= _DNU
     bad = (dq_base & _DNU) != 0
+    # Ramp fitting sees the dark-subtracted slope: its Poisson variance knows nothing of the dark current.
     var_p_base = rate / (detector.gain * t_full)
     var_p_base.flat[saturated] = rate.flat[saturated] / (detector.gain * t_sat)
     var_p_base[bad] = 0.0
@@ -174,8 +241,8 @@ def expose(rate, *, detector, readout, nints, rng, static_dq, pixel_area_cm2=Non
     var_r_base = np.full(shape, var_r_full)
     var_r_base.flat[saturated] = 12.0 * sigma_g**2 / (n_used * (n_used**2 - 1) * tgroup**2)
     var_r_base[bad] = 0.0
-    lam = rate * (detector.gain * t_full)
-    lam.flat[saturated] = rate.flat[saturated] * (detector.gain * t_sat)
+    lam = collected * (detector.gain * t_full)
+    lam.flat[saturated] = collected.flat[saturated] * (detector.gain * t_sat)
     to_rate = np.full(shape, 1.0 / (detector.gain * t_full))
     to_rate.flat[saturated] = 1.0 / (detector.gain * t_sat)
 
@@ -189,19 +256,19 @@ def expose(rate, *, detector, readout, nints, rng, static_dq, pixel_area_cm2=Non
         dq[...] = dq_base
         var_r = var_r_base.copy()
         n_events = rng.poisson(_CR_PER_CM2_S * area * shape[0] * shape[1] * readout.integration_duration)
-        rows, cols, event = _cosmic_rays(rng, shape, n_events)
-        found = rng.random(n_events) < 0.9
-        hit_found = found[event]
-        dq[rows[hit_found], cols[hit_found]] |= _DQ["JUMP_DET"]
-        var_r[rows[hit_found], cols[hit_found]] *= 2.0
-        data = rng.poisson(lam) * to_rate
+        rows, cols, event, flagged, excess = _cosmic_ray_hits(
+            rng, shape, n_events, detector=detector, readout=readout, collected_rate=collected
+        )
+        dq[rows[flagged], cols[flagged]] |= _DQ["JUMP_DET"]
+        var_r[rows[flagged], cols[flagged]] *= 2.0
+        data = rng.poisson(lam) * to_rate - dark
         data += rng.standard_normal(shape) * np.sqrt(var_r)
-        miss_r, miss_c = rows[~hit_found], cols[~hit_found]
-        sigma = np.sqrt(var_p_base[miss_r, miss_c] + var_r[miss_r, miss_c])
-        data[miss_r, miss_c] += rng.uniform(6.0, 60.0, miss_r.size) * sigma
-        residual[miss_r, miss_c] |= ~bad[miss_r, miss_c]
-        counts["cosmic_rays_flagged"] += int(found.sum())
-        counts["cosmic_rays_residual"] += int((~found).sum())
+        missed = excess > 0
+        np.add.at(data, (rows[missed], cols[missed]), excess[missed])
+        left = missed & ~bad[rows, cols]
+        residual[rows[left], cols[left]] = True
+        counts["cosmic_rays_flagged"] += int(np.unique(event[flagged]).size)
+        counts["cosmic_rays_residual"] += int(np.unique(event[left]).size)
         data[bad] = np.nan
         out["data"][i] = data
         out["var_poisson"][i] = var_p_base

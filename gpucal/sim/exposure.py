@@ -7,11 +7,12 @@ exposure (an :class:`~gpucal.io.exposure.Exposure`, written with
 
 Signal chain (DN/s): sources ``flux * dn_per_jy`` drawn with the PSF (see
 :mod:`gpucal.sim.scene`), plus the sky ``B / PHOTMJSR`` times the pixel
-area, all times the QE pattern, plus the dark rate of hot and warm pixels;
-then noise and defects (:mod:`gpucal.sim.detector`). Since the flat
-reference is QE x area, jwst's flat_field and photom turn the sky back into
-``B`` MJy/sr and a point source into ``flux`` Jy when summed with the pixel
-areas (``SCI * PIXAR_SR * AREA * 1e6``).
+area, all times the QE pattern; then noise and defects
+(:mod:`gpucal.sim.detector`), the dark current of hot and warm pixels
+collected with it and subtracted again as stage 1's dark_sub does. Since the
+flat reference is QE x area, jwst's flat_field and photom turn the sky back
+into ``B`` MJy/sr and a point source into ``flux`` Jy when summed with the
+pixel areas (``SCI * PIXAR_SR * AREA * 1e6``).
 """
 
 import dataclasses
@@ -79,8 +80,9 @@ class SimulatedExposure:
     x, y : ndarray
         True 0-based pixel position of every scene source (off-array ones included).
     expected : ndarray of float32
-        The noise-free count rate (DN/s) of every pixel: scene, sky and dark
-        through the QE, before noise, cosmic rays and saturation.
+        The noise-free count rate (DN/s) of every pixel: scene and sky
+        through the QE, before noise, cosmic rays and saturation (the dark
+        current is subtracted in stage 1, so the rate estimates this).
     residual_cr : ndarray of bool
         Pixels holding unflagged cosmic-ray residuals.
     counts : dict
@@ -242,9 +244,9 @@ def make_exposure(
         sources = np.zeros(subarray.shape)
     sky = sky_brightness(det, spec) / photmjsr
     gradient = 1.0 + 0.01 * (np.arange(subarray.xsize) / det.full_shape[1] - 0.5)[None, :]
-    expected = (sources + sky * gradient * area) * qe + dark
+    expected = (sources + sky * gradient * area) * qe
 
-    noise = expose(expected, detector=det, readout=readout, nints=nints, rng=rng, static_dq=static_dq)
+    noise = expose(expected, detector=det, readout=readout, nints=nints, rng=rng, static_dq=static_dq, dark=dark)
     meta_args = dict(
         detector=det, filter_spec=spec, subarray=subarray, readout=readout, nints=nints, ids=ids,
         pointing=header_pointing, start_mjd=start_mjd, target=target, wcs=header_wcs, tso=tso, background=background,

@@ -16,10 +16,12 @@ pipelines (jwst's or gpucal's) need for one detector and filter:
   pointing of every exposure, injected errors and artefact counts).
 
 The header pointing of each exposure differs from the true one (used to
-render it) by a random shift of ~30 mas per axis and a roll of ~0.005 deg,
-which is what tweakreg is there to fix. Dither offsets follow a golden-angle
-spiral of 1-4 arcsec in the ideal frame. Everything is drawn from ``seed``:
-the same seed gives identical arrays.
+render it) by a shift of 0.10-0.15 arcsec in a random direction and a roll
+of ~0.005 deg about the aperture reference point, which is what tweakreg is
+there to fix (the errors the image3 issue sets tweakreg's fidelity target
+on). Dither offsets follow a golden-angle spiral of 1-4 arcsec in the ideal
+frame. Everything is drawn from ``seed``: the same seed gives identical
+arrays.
 """
 
 import dataclasses
@@ -43,7 +45,8 @@ from gpucal.wcs.pointing import Pointing, v23tosky
 
 __all__ = ["SimulationResult", "dither_offsets", "simulate"]
 
-_POINTING_SHIFT_SIGMA_MAS = 30.0
+#: Size of the header's pointing error (mas): uniform between these, in a random direction.
+_POINTING_SHIFT_MAS = (100.0, 150.0)
 _POINTING_ROLL_SIGMA_DEG = 0.005
 _BACKGROUND_OFFSET_DEG = 0.25
 _OVERHEAD_S = 60.0
@@ -117,8 +120,10 @@ def _dithered(base, aperture, offset):
 
 
 def _perturbed(rng, pointing):
-    """The pointing a header would record: shifted by ~30 mas per axis, rolled by ~0.005 deg."""
-    east, north = rng.normal(0.0, _POINTING_SHIFT_SIGMA_MAS / 1000.0 / 3600.0, 2)
+    """The pointing a header would record: shifted by 0.10-0.15 arcsec, rolled by ~0.005 deg."""
+    size = rng.uniform(*_POINTING_SHIFT_MAS) / 1000.0 / 3600.0
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    east, north = size * math.sin(angle), size * math.cos(angle)
     dec = pointing.dec_ref + north
     ra = pointing.ra_ref + east / math.cos(math.radians(pointing.dec_ref))
     roll = pointing.roll_ref + rng.normal(0.0, _POINTING_ROLL_SIGMA_DEG)

@@ -11,8 +11,11 @@ SCALE_ARCSEC = 0.031
 SHAPE = (200, 220)
 
 
-def tan_wcs(center=FIELD, east_mas=0.0, north_mas=0.0, shape=SHAPE):
-    """A callable ``(x, y) -> (ra, dec)`` (0-based pixels): a TAN WCS whose centre is moved by (east, north) mas."""
+def tan_wcs(center=FIELD, east_mas=0.0, north_mas=0.0, shape=SHAPE, rotation_arcsec=0.0):
+    """A callable ``(x, y) -> (ra, dec)`` (0-based pixels): a TAN WCS whose centre is moved by (east, north) mas.
+
+    ``rotation_arcsec`` turns it about the array centre (a roll error).
+    """
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.crpix = [(shape[1] + 1) / 2.0, (shape[0] + 1) / 2.0]
@@ -20,6 +23,8 @@ def tan_wcs(center=FIELD, east_mas=0.0, north_mas=0.0, shape=SHAPE):
     ra = center[0] + east_mas / 3.6e6 / math.cos(math.radians(center[1]))
     wcs.wcs.crval = [ra, dec]
     wcs.wcs.cdelt = [-SCALE_ARCSEC / 3600.0, SCALE_ARCSEC / 3600.0]
+    angle = math.radians(rotation_arcsec / 3600.0)
+    wcs.wcs.pc = [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
 
     def evaluate(x, y):
         return wcs.all_pix2world(np.asarray(x, float), np.asarray(y, float), 0)

@@ -11,6 +11,7 @@ from astropy.table import QTable
 from gpucal.report.truth import (
     compare_catalog,
     exposure_root,
+    misalignment,
     pointing_recovery,
     tangent_offsets,
     wcs_offset,
@@ -73,6 +74,45 @@ def test_an_exposure_left_unaligned_shows_its_whole_error():
 def test_a_partial_correction_is_reported_as_what_is_left():
     recovery = _recovery(after_b=(27.0, -16.0))  # 5 mas short of a
     assert recovery.max_error_mas == pytest.approx(5.0, abs=0.02)
+
+
+def test_a_wrong_rotation_is_measured_where_it_shows_not_only_at_the_middle():
+    """tweakreg's fit turned b by 360" about its centre: the median shift hides it, the source-by-source check not."""
+    truth = truth_table(n=200)
+    injected = {"a": (30.0, -20.0), "b": (-50.0, 40.0)}
+    before = {root: tan_wcs(east_mas=e, north_mas=n) for root, (e, n) in injected.items()}
+    after = {"a": before["a"], "b": tan_wcs(east_mas=30.0, north_mas=-20.0, rotation_arcsec=360.0)}
+    recovery = pointing_recovery(truth, pointings_table(injected), before, after, {"a": SHAPE, "b": SHAPE})
+    x, y = np.asarray(truth["x_b"]), np.asarray(truth["y_b"])
+    inside = (x >= 2) & (x <= SHAPE[1] - 3) & (y >= 2) & (y <= SHAPE[0] - 3)
+    radius = np.hypot(x - (SHAPE[1] - 1) / 2, y - (SHAPE[0] - 1) / 2)[inside] * 0.031  # arcsec from the centre
+    angle = math.radians(360.0 / 3600.0)
+    assert recovery.max_misalignment_mas == pytest.approx(angle * radius.max() * 1000.0, rel=1e-3)
+    assert recovery.max_misalignment_mas > 7.0
+    assert recovery.max_error_mas < 0.2 * recovery.max_misalignment_mas  # the median shift nearly right, corners not
+    record = recovery.to_dict()
+    field = record["exposures"][1]["misalignment_after_mas"]
+    assert field["n_sources"] == inside.sum()
+    assert field["max"] == pytest.approx(angle * radius.max() * 1000.0, rel=1e-3)
+    assert field["median"] == pytest.approx(angle * np.median(radius) * 1000.0, rel=1e-3)
+    assert record["exposures"][0]["misalignment_after_mas"]["max"] == 0.0
+    assert record["max_misalignment_after_mas"] == pytest.approx(field["max"], abs=1e-3)
+
+
+def test_misalignment_uses_only_sources_both_exposures_see():
+    truth = truth_table(centers={"a": FIELD, "b": (FIELD[0], FIELD[1] + 100 * 0.031 / 3600)})  # b 100 px north
+    wcs_b = tan_wcs((FIELD[0], FIELD[1] + 100 * 0.031 / 3600))
+    median, largest, n = misalignment(wcs_b, tan_wcs(), truth, "b", "a", SHAPE, SHAPE)
+    both = [
+        (np.asarray(truth[f"x_{r}"]) >= 2)
+        & (np.asarray(truth[f"x_{r}"]) <= SHAPE[1] - 3)
+        & (np.asarray(truth[f"y_{r}"]) >= 2)
+        & (np.asarray(truth[f"y_{r}"]) <= SHAPE[0] - 3)
+        for r in "ab"
+    ]
+    assert n == (both[0] & both[1]).sum() > 0 and n < both[0].sum()
+    assert largest == pytest.approx(0.0, abs=1e-6) and median == pytest.approx(0.0, abs=1e-6)
+    assert misalignment(wcs_b, tan_wcs(), truth, "b", "a", SHAPE, (1, 1))[2] == 0
 
 
 def test_an_exposure_missing_from_the_truth_is_an_error():
