@@ -130,8 +130,9 @@ stage() {  # stage NAME TIMEOUT_S COMMAND...
     echo "======== $name: rc=${RC[$name]} in ${SECS[$name]}s"
 }
 
-# (a) the GPU test tier: real-hardware tests (skipped without a GPU).
-stage tier 220 python3 -m pytest tests/gpu -m gpu -q -p no:cacheprovider --durations=5
+# (a) the GPU test tier: real-hardware tests (skipped without a GPU). Since issue 9 it also runs jwst 3.0 (image2
+# and image3) beside the CUDA runs, about twice the work of the first tier: give it 400 s.
+stage tier 400 python3 -m pytest tests/gpu -m gpu -q -p no:cacheprovider --durations=5
 
 # (b2) image3 benchmark: 4 full-frame exposures, gpucal cpu and cuda beside jwst 3.0 (whole processes, peak RSS).
 B3_SIZE=${B3_SIZE:-2048}
