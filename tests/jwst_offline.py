@@ -94,7 +94,8 @@ def image2_step_options(references, steps=None):
     Parameters
     ----------
     references : dict of str to path
-        At least ``distortion``, ``filteroffset``, ``flat``, ``photom``, ``area``.
+        At least ``distortion``, ``flat``, ``photom``, ``area``; ``filteroffset`` too except for FGS,
+        which has none (``"N/A"`` is passed then).
     steps : dict of str to dict, optional
         Extra options per step (e.g. ``{"resample": {"skip": True}}``), merged in.
 
@@ -103,7 +104,8 @@ def image2_step_options(references, steps=None):
     dict of str to dict
     """
     refs = {key: str(pathlib.Path(value).resolve()) for key, value in references.items()}
-    missing = {"distortion", "filteroffset", "flat", "photom", "area"} - set(refs)
+    refs.setdefault("filteroffset", "N/A")
+    missing = {"distortion", "flat", "photom", "area"} - set(refs)
     if missing:
         raise ValueError(f"references: missing {sorted(missing)}")
     options = {

@@ -10,12 +10,28 @@ def add_parser(sub):
     parser = sub.add_parser(
         "simulate",
         help="simulate a dithered JWST imaging observation with its reference files",
-        description="Write simulated _rate files, CRDS-format reference files, image2/image3 associations and a truth catalog.",
+        description=(
+            "Write simulated _rate files, CRDS-format reference files, image2/image3 associations and a truth catalog."
+        ),
     )
     parser.add_argument("outdir", type=pathlib.Path, help="output folder (created if needed)")
-    parser.add_argument("--instrument", default="nircam", help="nircam or miri (default: nircam)")
-    parser.add_argument("--detector", default=None, help="e.g. nrca1..nrcb5, mirimage (default: nrca1 / mirimage)")
-    parser.add_argument("--filter", default=None, help="e.g. f200w, f770w (default: f200w / f770w)")
+    parser.add_argument(
+        "--instrument", default=None,
+        help="nircam, miri, niriss or fgs (default: nircam, or the instrument of --exp-type)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--detector", default=None,
+        help="e.g. nrca1..nrcb5, mirimage, nis, guider1, guider2 (default: nrca1 / mirimage / nis / guider1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--filter", default=None,
+        help="e.g. f200w, f770w, f150w, f480m-nrm, clear (default: f200w / f770w / f150w / clear)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--exp-type", default=None, dest="exp_type",
+        help="an imaging EXP_TYPE of image2 (NRC_CORON, MIR_LYOT, NIS_AMI, FGS_FOCUS, ...): exposures of that mode, "
+        "with the mode's default detector, filter and size (default: science imaging; see gpucal.sim.modes)",
+    )  # fmt: skip
     parser.add_argument("--exposures", type=int, default=4, help="dithered science exposures (default: 4)")
     parser.add_argument("--backgrounds", type=int, default=2, help="dedicated background exposures (default: 2)")
     parser.add_argument(
@@ -41,17 +57,16 @@ def _files(result):
 
 def run(args):
     from gpucal.sim import simulate
+    from gpucal.sim.modes import simulate_mode
 
-    kwargs = {
-        "instrument": args.instrument,
-        "exposures": args.exposures,
-        "backgrounds": args.backgrounds,
-        "seed": args.seed,
-    }
-    for name in ("detector", "filter", "size"):
+    kwargs = {"exposures": args.exposures, "backgrounds": args.backgrounds, "seed": args.seed}
+    for name in ("instrument", "detector", "filter", "size"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
-    result = simulate(args.outdir, **kwargs)
+    if args.exp_type is not None:
+        result = simulate_mode(args.outdir, args.exp_type, **kwargs)
+    else:
+        result = simulate(args.outdir, **kwargs)
     files = _files(result)
     for kind, path in files:
         print(f"{kind:<24} {path}")

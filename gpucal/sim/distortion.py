@@ -15,9 +15,10 @@ from pysiaf), full-frame 0-based science pixel to V2/V3 arcsec::
 Every piece has an analytic inverse; the polynomial pair's inverse is the
 SIAF ``Idl2Sci`` pair and the rotation's inverse is its transpose, so the
 compound model inverts (V2/V3 -> pixel) without iteration. The same
-structure is used for MIRI (degree-4 SIAF coefficients); the flight MIRI
-reference is built from the instrument team's own matrices instead, and is
-not copied.
+structure is used for MIRI (degree-4 SIAF coefficients), NIRISS (``NIS_CEN``)
+and FGS (``FGS1_FULL``/``FGS2_FULL``); the flight MIRI reference is built from
+the instrument team's own matrices instead, and is not copied. FGS has no
+filteroffset reference.
 """
 
 import datetime
@@ -179,7 +180,7 @@ def write_distortion(path, detector_spec, aperture, *, subarrays):
     )  # fmt: skip
     meta["instrument"]["filter"] = "N/A"
     meta["instrument"]["pupil"] = "N/A"
-    if detector_spec.instrument == "nircam":
+    if detector_spec.pupils:  # NIRCam, NIRISS
         meta["instrument"]["p_pupil"] = "|".join(detector_spec.pupils) + "|"
     meta["subarray"] = {"name": "FULL", "p_subarray": "|".join(subarrays) + "|"}
     meta["input_units"] = u.pix

@@ -1,5 +1,8 @@
 """What the simulator knows about JWST imagers: detectors, filters, subarrays, readouts.
 
+Instruments: NIRCam, MIRI, NIRISS (imaging, AMI with the non-redundant mask)
+and FGS (the guiders' science imaging mode).
+
 Values are nominal and rounded (enough for data that look and behave like
 flight data), not calibrated ones:
 
@@ -36,8 +39,18 @@ __all__ = [
     "resolve_options",
 ]
 
-INSTRUMENTS = ("nircam", "miri")
+INSTRUMENTS = ("nircam", "miri", "niriss", "fgs")
 
+#: EXP_TYPEs that calwebb_image2 processes as imaging, per instrument (the first is the science imaging one).
+#: The simulated references serve all of them (P_EXP_TY), as the flight imaging references do.
+IMAGE2_EXP_TYPES = {
+    "nircam": ("NRC_IMAGE", "NRC_TSIMAGE", "NRC_CORON", "NRC_TACQ", "NRC_TACONFIRM", "NRC_FOCUS"),
+    "miri": ("MIR_IMAGE", "MIR_LYOT", "MIR_4QPM", "MIR_CORONCAL", "MIR_TACQ", "MIR_TACONFIRM"),
+    "niriss": ("NIS_IMAGE", "NIS_AMI", "NIS_TACQ", "NIS_TACONFIRM", "NIS_FOCUS"),
+    "fgs": ("FGS_IMAGE", "FGS_FOCUS"),
+}
+#: Further EXP_TYPEs listed in P_EXP_TY of the simulated references (as on the flight NIRCam ones).
+_EXTRA_P_EXPTYPES = {"nircam": ("NRC_FLAT", "NRC_LED", "NRC_WFSC")}
 # name -> (pivot wavelength um, fractional bandwidth, filter-wheel element, pupil-wheel element)
 _NIRCAM_SW = {
     "F070W": (0.704, 0.18, "F070W", "CLEAR"), "F090W": (0.901, 0.215, "F090W", "CLEAR"),
@@ -65,6 +78,21 @@ _MIRI = {
     "F1800W": (17.984, 0.16, "F1800W", "N/A"), "F2100W": (20.795, 0.22, "F2100W", "N/A"),
     "F2550W": (25.365, 0.145, "F2550W", "N/A"),
 }  # fmt: skip
+# NIRISS imaging: short-wave filters sit in the pupil wheel (FILTER=CLEAR), long-wave ones in the filter wheel
+# (PUPIL=CLEARP); aperture masking (AMI) puts the non-redundant mask (NRM) in the pupil wheel.
+_NIRISS = {
+    "F090W": (0.901, 0.22, "CLEAR", "F090W"), "F115W": (1.154, 0.19, "CLEAR", "F115W"),
+    "F140M": (1.404, 0.10, "CLEAR", "F140M"), "F150W": (1.501, 0.21, "CLEAR", "F150W"),
+    "F158M": (1.582, 0.12, "CLEAR", "F158M"), "F200W": (1.990, 0.23, "CLEAR", "F200W"),
+    "F277W": (2.776, 0.25, "F277W", "CLEARP"), "F356W": (3.593, 0.23, "F356W", "CLEARP"),
+    "F380M": (3.828, 0.05, "F380M", "CLEARP"), "F430M": (4.286, 0.05, "F430M", "CLEARP"),
+    "F444W": (4.425, 0.24, "F444W", "CLEARP"), "F480M": (4.816, 0.08, "F480M", "CLEARP"),
+    "F277W-NRM": (2.776, 0.25, "F277W", "NRM"), "F380M-NRM": (3.828, 0.05, "F380M", "NRM"),
+    "F430M-NRM": (4.286, 0.05, "F430M", "NRM"), "F480M-NRM": (4.816, 0.08, "F480M", "NRM"),
+}  # fmt: skip
+# FGS has no filter: one broad band (0.6-5 um), FILTER and PUPIL absent from its headers.
+_FGS = {"CLEAR": (2.8, 1.5, "N/A", "N/A")}
+_NRM_THROUGHPUT = 0.15
 
 # Subarray candidates by instrument, in order of preference for a given size.
 _NIRCAM_SUBARRAYS = ("SUB160", "SUB320", "SUB640", "SUB64P", "SUB160P", "SUB400P")
@@ -74,6 +102,8 @@ _MIRI_SUBARRAYS = {
     "SUB256": "MIRIM_SUB256",
     "BRIGHTSKY": "MIRIM_BRIGHTSKY",
 }
+_NIRISS_SUBARRAYS = {"SUB64": "NIS_SUB64", "SUB80": "NIS_AMI1", "SUB128": "NIS_SUB128", "SUB256": "NIS_SUB256"}
+_FGS_SUBARRAYS = ("SUB128CNTR", "SUB32CNTR", "SUB8CNTR")
 _MIRI_FRAME_TIMES = {"FULL": 2.77504, "BRIGHTSKY": 0.86528, "SUB256": 0.29952, "SUB128": 0.11904, "SUB64": 0.08524}
 _NIRCAM_PUPILS = (
     "CLEAR",
@@ -99,15 +129,15 @@ class DetectorSpec:
     Attributes
     ----------
     instrument : str
-        ``"nircam"`` or ``"miri"``.
+        ``"nircam"``, ``"miri"``, ``"niriss"`` or ``"fgs"``.
     name : str
-        Lower-case name used in file names (``nrca1``, ``nrcalong``, ``mirimage``).
+        Lower-case name used in file names (``nrca1``, ``nrcalong``, ``mirimage``, ``nis``, ``guider1``).
     detector : str
-        DETECTOR keyword (``NRCA1``, ``NRCALONG``, ``MIRIMAGE``).
+        DETECTOR keyword (``NRCA1``, ``NRCALONG``, ``MIRIMAGE``, ``NIS``, ``GUIDER1``).
     siaf_prefix : str
-        SIAF aperture prefix (``NRCA1``, ``NRCA5``, ``MIRIM``).
+        SIAF aperture prefix (``NRCA1``, ``NRCA5``, ``MIRIM``, ``NIS``, ``FGS1``).
     module, channel : str or None
-        NIRCam module (A/B) and channel (SHORT/LONG); None for MIRI.
+        NIRCam module (A/B) and channel (SHORT/LONG); None for the other instruments.
     full_shape : tuple of int
         ``(rows, columns)`` of the full frame.
     gain : float
@@ -122,6 +152,10 @@ class DetectorSpec:
         SCA_NUM keyword.
     psf_floor_arcsec : float
         Added in quadrature to the diffraction FWHM (jitter, charge diffusion).
+    full_aperture_name : str or None
+        SIAF full-frame aperture when it is not ``<siaf_prefix>_FULL`` (NIRISS: ``NIS_CEN``).
+    fast_axis : str
+        Detector axis read fastest (``"x"``: NIRCam, MIRI; ``"y"``: NIRISS, FGS), for FASTAXIS/SLOWAXIS.
     """
 
     instrument: str
@@ -137,6 +171,8 @@ class DetectorSpec:
     pixel_pitch_um: float
     sca_num: int
     psf_floor_arcsec: float
+    full_aperture_name: str | None = None
+    fast_axis: str = "x"
 
     @property
     def instrument_name(self):
@@ -145,25 +181,37 @@ class DetectorSpec:
 
     @property
     def exp_type(self):
-        """EXP_TYPE of an imaging exposure."""
-        return "NRC_IMAGE" if self.instrument == "nircam" else "MIR_IMAGE"
+        """EXP_TYPE of a science imaging exposure (NRC_IMAGE, MIR_IMAGE, NIS_IMAGE, FGS_IMAGE)."""
+        return IMAGE2_EXP_TYPES[self.instrument][0]
 
     @property
     def p_exptype(self):
-        """P_EXP_TY of the imaging reference files."""
-        if self.instrument == "nircam":
-            return "NRC_IMAGE|NRC_TSIMAGE|NRC_FLAT|NRC_LED|NRC_WFSC|"
-        return "MIR_IMAGE|MIR_TACQ|MIR_LYOT|MIR_4QPM|MIR_CORONCAL|MIR_TACONFIRM|"
+        """P_EXP_TY of the imaging reference files: every imaging EXP_TYPE of the instrument."""
+        return "|".join((*IMAGE2_EXP_TYPES[self.instrument], *_EXTRA_P_EXPTYPES.get(self.instrument, ()))) + "|"
 
     @property
     def full_aperture(self):
         """The SIAF full-frame aperture."""
-        return siaf_aperture(self.instrument, f"{self.siaf_prefix}_FULL")
+        return siaf_aperture(self.instrument, self.full_aperture_name or f"{self.siaf_prefix}_FULL")
 
     @property
     def pupils(self):
-        """Pupil-wheel elements (P_PUPIL of the distortion reference)."""
-        return _NIRCAM_PUPILS if self.instrument == "nircam" else ()
+        """Pupil-wheel elements (P_PUPIL of the distortion reference); empty for instruments without PUPIL."""
+        if self.instrument == "nircam":
+            return _NIRCAM_PUPILS
+        if self.instrument == "niriss":
+            return tuple(sorted({entry[3] for entry in _NIRISS.values()}))
+        return ()
+
+    @property
+    def has_filter_wheel(self):
+        """Whether exposures carry FILTER (FGS has none)."""
+        return self.instrument != "fgs"
+
+    @property
+    def has_pupil_wheel(self):
+        """Whether exposures carry PUPIL (NIRCam, NIRISS)."""
+        return self.instrument in ("nircam", "niriss")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +223,8 @@ class FilterSpec:
     name : str
         The filter's own name (``F200W``, ``F162M``).
     filter, pupil : str
-        FILTER and PUPIL keywords (``F150W2``/``F162M`` for a pupil-wheel filter; MIRI pupil ``N/A``).
+        FILTER and PUPIL keywords (``F150W2``/``F162M`` for a NIRCam pupil-wheel filter, ``CLEAR``/``F150W``
+        for NIRISS; MIRI pupil ``N/A``; FGS both ``N/A``, absent from its headers).
     wavelength : float
         Pivot wavelength (micron).
     bandwidth : float
@@ -190,12 +239,13 @@ class FilterSpec:
 
     @property
     def label(self):
-        """The filter part of a Stage 3 product name (``clear-f200w``, ``f150w2-f162m``, ``f770w``)."""
-        if self.pupil in ("N/A", None):
-            return self.filter.lower()
-        if self.pupil == "CLEAR":
-            return f"clear-{self.filter.lower()}"
-        return f"{self.filter.lower()}-{self.pupil.lower()}"
+        """The filter part of a Stage 3 product name, as jwst's associations spell it.
+
+        The filter and pupil values sorted and joined by ``-`` (``clear-f200w``, ``f150w2-f162m``,
+        ``clearp-f444w``, ``f770w``), ``clear`` where there are none (FGS).
+        """
+        values = sorted((v.lower() for v in (self.filter, self.pupil) if v not in ("N/A", None)), key=str.lower)
+        return "-".join(values) or "clear"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,8 +361,22 @@ _DETECTORS = {
         sca_num=493,
         psf_floor_arcsec=0.1,
     ),
-}
-_ALIASES = {"nrca5": "nrcalong", "nrcb5": "nrcblong", "mirim": "mirimage", "miri": "mirimage"}
+    "nis": DetectorSpec(
+        "niriss", "nis", "NIS", "NIS", None, None, (2048, 2048), gain=1.61, read_noise=5.0, saturation=60000.0,
+        pixel_pitch_um=18.0, sca_num=496, psf_floor_arcsec=0.02, full_aperture_name="NIS_CEN", fast_axis="y",
+    ),
+    **{
+        f"guider{k}": DetectorSpec(
+            "fgs", f"guider{k}", f"GUIDER{k}", f"FGS{k}", None, None, (2048, 2048), gain=1.9, read_noise=6.0,
+            saturation=60000.0, pixel_pitch_um=18.0, sca_num=496 + k, psf_floor_arcsec=0.02, fast_axis="y",
+        )
+        for k in (1, 2)
+    },
+}  # fmt: skip
+_ALIASES = {
+    "nrca5": "nrcalong", "nrcb5": "nrcblong", "mirim": "mirimage", "miri": "mirimage", "niriss": "nis",
+    "fgs1": "guider1", "fgs2": "guider2",
+}  # fmt: skip
 
 
 def _check_instrument(instrument):
@@ -322,14 +386,18 @@ def _check_instrument(instrument):
 
 
 #: Default detector and filter of each instrument (what ``None`` means for those options).
-DEFAULTS = {"nircam": ("nrca1", "f200w"), "miri": ("mirimage", "f770w")}
+DEFAULTS = {
+    "nircam": ("nrca1", "f200w"), "miri": ("mirimage", "f770w"), "niriss": ("nis", "f150w"),
+    "fgs": ("guider1", "clear"),
+}  # fmt: skip
 
 
 def resolve_options(instrument, detector=None, filter=None, size=None):
     """``(DetectorSpec, FilterSpec, size)`` with ``None`` options replaced by the instrument's defaults.
 
     Defaults: NIRCam ``nrca1``, ``f200w``, 2048 (full frame); MIRI
-    ``mirimage``, ``f770w``, 1024 (full frame).
+    ``mirimage``, ``f770w``, 1024 (full frame); NIRISS ``nis``, ``f150w``,
+    2048; FGS ``guider1``, ``clear`` (its only "filter"), 2048.
 
     Raises
     ------
@@ -368,6 +436,10 @@ def detector_spec(instrument, detector):
 def _filter_table(spec):
     if spec.instrument == "miri":
         return _MIRI
+    if spec.instrument == "niriss":
+        return _NIRISS
+    if spec.instrument == "fgs":
+        return _FGS
     return _NIRCAM_SW if spec.channel == "SHORT" else _NIRCAM_LW
 
 
@@ -378,7 +450,8 @@ def filter_spec(detector, filter):
     ----------
     detector : DetectorSpec
     filter : str
-        A filter name, case-insensitive (``f200w``, ``f162m``, ``f770w``).
+        A filter name, case-insensitive (``f200w``, ``f162m``, ``f770w``; NIRISS ``f150w``, ``f444w``, AMI
+        ``f480m-nrm``; FGS ``clear``).
 
     Raises
     ------
@@ -413,10 +486,12 @@ def choose_subarray(detector, size):
 
     Rule: ``size`` is the number of rows of the science array.
 
-    * the full-frame size (2048 for NIRCam; 1024 or 1032 for MIRI) gives FULL;
+    * the full-frame size (2048 for NIRCam, NIRISS, FGS; 1024 or 1032 for MIRI) gives FULL;
     * otherwise the first real SIAF imaging subarray of this detector with
       that many rows: NIRCam SUB160, SUB320, SUB640, SUB64P, SUB160P, SUB400P
       (square); MIRI SUB64 (64 x 72), SUB128 (128 x 136), SUB256, BRIGHTSKY (512);
+      NIRISS SUB64, SUB80 (the AMI subarray), SUB128, SUB256; FGS SUB128CNTR,
+      SUB32CNTR, SUB8CNTR (below the 16-row minimum, so never chosen);
     * otherwise a ``GENERIC`` square ``size x size`` subarray centred on the
       full-frame aperture's reference pixel, moved inside the detector.
 
@@ -436,6 +511,10 @@ def choose_subarray(detector, size):
     apertures = siaf_apertures(detector.instrument)
     if detector.instrument == "nircam":
         candidates = [(name, f"{detector.siaf_prefix}_{name}") for name in _NIRCAM_SUBARRAYS]
+    elif detector.instrument == "fgs":
+        candidates = [(name, f"{detector.siaf_prefix}_{name}") for name in _FGS_SUBARRAYS]
+    elif detector.instrument == "niriss":
+        candidates = list(_NIRISS_SUBARRAYS.items())
     else:
         candidates = list(_MIRI_SUBARRAYS.items())
     for name, aperture_name in candidates:
@@ -456,10 +535,23 @@ def readout_for(detector, subarray, *, tso=False):
 
     NIRCam: full frame MEDIUM8 (8 frames, gap 2) x 6 groups, ~10.74 s frames;
     subarrays MEDIUM8 x 10 groups (RAPID x 5 for time series), frame time
-    ``(xsize / outputs + 12) * (ysize + 1) * 10 us``. MIRI: FASTR1 x 40 groups
-    with the flight frame times (a generic subarray scales the full-frame one
-    by its pixel count).
+    ``(xsize / outputs + 12) * (ysize + 1) * 10 us``. NIRISS and FGS (the
+    same detectors and electronics, same frame times): NIS (4 frames) or
+    FGSRAPID groups, 6 in a full frame, in a subarray as many as make the
+    integration about 5 s (10 to 100; a few tenths of a second would leave
+    less than one photon of sky per pixel); time series NISRAPID / FGSRAPID
+    x 5 groups. MIRI: FASTR1 x 40 groups with the flight frame times (a
+    generic subarray scales the full-frame one by its pixel count).
     """
+    if detector.instrument in ("niriss", "fgs"):
+        outputs = 4 if subarray.is_full else 1
+        frame_time = (subarray.xsize / outputs + 12) * (subarray.ysize + 1) * 1e-5
+        prefix = "NIS" if detector.instrument == "niriss" else "FGS"
+        if tso:
+            return Readout(f"{prefix}RAPID", 1, 0, 5, frame_time, 1, outputs)
+        pattern, nframes = ("NIS", 4) if prefix == "NIS" else ("FGSRAPID", 1)
+        ngroups = 6 if subarray.is_full else min(100, max(10, math.ceil(5.0 / (nframes * frame_time)) + 1))
+        return Readout(pattern, nframes, 0, ngroups, frame_time, 1, outputs)
     if detector.instrument == "nircam":
         outputs = 4 if subarray.is_full else 1
         frame_time = (subarray.xsize / outputs + 12) * (subarray.ysize + 1) * 1e-5

@@ -1,6 +1,6 @@
 """The meta tree of a simulated ``_rate`` / ``_rateints`` file, as stage 1 leaves it.
 
-Every attribute is one a flight NIRCam or MIRI imaging rate file carries
+Every attribute is one a flight NIRCam, MIRI, NIRISS or FGS imaging rate file carries
 (stdatamodels names; the FITS keywords follow from the schema map in
 :mod:`gpucal.io.schema`): observation identifiers (which jwst uses to group
 exposures), exposure timing, instrument and subarray, pointing (the
@@ -34,10 +34,16 @@ _STAGE1_STEPS = {
         "clean_flicker_noise": "SKIPPED", "ramp_fit": "COMPLETE", "gain_scale": "SKIPPED",
     },
 }  # fmt: skip
+# NIRISS and FGS run the near-infrared calwebb_detector1 as NIRCam does (NIRISS also charge_migration).
+_STAGE1_STEPS["niriss"] = {**_STAGE1_STEPS["nircam"], "charge_migration": "COMPLETE"}
+_STAGE1_STEPS["fgs"] = dict(_STAGE1_STEPS["nircam"])
 _STAGE1_REFERENCES = {
     "nircam": ("mask", "saturation", "superbias", "refpix", "linearity", "dark", "readnoise", "gain"),
     "miri": ("mask", "saturation", "linearity", "rscd", "dark", "readnoise", "gain", "emicorr", "reset"),
+    "niriss": ("mask", "saturation", "superbias", "refpix", "linearity", "dark", "readnoise", "gain"),
+    "fgs": ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain"),
 }
+_TEMPLATES = {"nircam": "NIRCam Imaging", "miri": "MIRI Imaging", "niriss": "NIRISS Imaging", "fgs": "FGS Imaging"}
 _SECONDS_PER_DAY = 86400.0
 _TT_MINUS_UTC_DAYS = 69.184 / _SECONDS_PER_DAY
 
@@ -204,10 +210,14 @@ def rate_meta(
     if tso:
         wcsinfo["siaf_xref_sci"], wcsinfo["siaf_yref_sci"] = wcsinfo["crpix1"], wcsinfo["crpix2"]
     ra_v1, dec_v1, pa_v3 = v1_attitude(pointing)
-    fast, slow = siaf_aperture(instrument, subarray.aperture).fast_slow_axes
-    instrument_meta = {"name": detector.instrument_name, "detector": detector.detector, "filter": filter_spec.filter}
+    fast, slow = siaf_aperture(instrument, subarray.aperture).readout_axes(detector.fast_axis)
+    instrument_meta = {"name": detector.instrument_name, "detector": detector.detector}
+    if detector.has_filter_wheel:
+        instrument_meta["filter"] = filter_spec.filter
     if instrument == "nircam":
-        instrument_meta.update(module=detector.module, channel=detector.channel, pupil=filter_spec.pupil)
+        instrument_meta.update(module=detector.module, channel=detector.channel)
+    if detector.has_pupil_wheel:
+        instrument_meta["pupil"] = filter_spec.pupil
     dither = dither or {"position": 1, "total": 1, "x_offset": 0.0, "y_offset": 0.0}
     begin = _iso(start_mjd)
     meta = {
@@ -226,7 +236,7 @@ def rate_meta(
             "observation_number": f"{ids.observation:03d}", "visit_number": f"{ids.visit:03d}",
             "visit_group": f"{ids.visit_group:02d}", "sequence_id": f"{ids.sequence:1d}",
             "activity_id": f"{ids.activity:02d}", "exposure_number": f"{ids.exposure:05d}",
-            "bkgdtarg": bool(background), "template": f"{'NIRCam' if instrument == 'nircam' else 'MIRI'} Imaging",
+            "bkgdtarg": bool(background), "template": _TEMPLATES[instrument],
             "observation_label": "gpucal simulated field",
         },
         "visit": {"engineering_quality": "OK", "type": "PRIME_TARGETED_FIXED", "status": "SUCCESSFUL",

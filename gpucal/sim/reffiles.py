@@ -1,5 +1,9 @@
 """Simulated CRDS reference files: distortion, filteroffset, flat, photom, area, apcorr, abvegaoffset.
 
+For NIRCam, MIRI, NIRISS and FGS imaging (FGS has no filteroffset reference,
+as in CRDS); every reference serves all the imaging EXP_TYPEs of its
+instrument (P_EXP_TY), as the flight imaging references do.
+
 :func:`make_reference_data` builds them in memory (:class:`ReferenceData`),
 :func:`write_reference_files` writes them in the CRDS formats that jwst 3.0
 reads (ASDF for the WCS ones, FITS for the others, each with the header a
@@ -45,8 +49,11 @@ from gpucal.sim.distortion import (
     write_filteroffset,
 )
 from gpucal.sim.instruments import (
+    _FGS_SUBARRAYS,
     _MIRI_SUBARRAYS,
     _NIRCAM_SUBARRAYS,
+    _NIRISS_SUBARRAYS,
+    _NRM_THROUGHPUT,
     detector_spec,
     filter_spec,
     filters_for,
@@ -56,6 +63,7 @@ from gpucal.sim.instruments import (
 
 __all__ = [
     "ReferenceData",
+    "has_filteroffset",
     "make_reference_data",
     "make_reference_files",
     "reference_border",
@@ -70,21 +78,32 @@ _REFERENCE = _DQ["DO_NOT_USE"] | _DQ["REFERENCE_PIXEL"]
 _USEAFTER = "2022-01-01T00:00:00"
 
 
-def _throughput(detector, wavelength):
-    """End-to-end photon-to-electron efficiency (telescope, filter, QE), nominal."""
+def _throughput(detector, spec):
+    """End-to-end photon-to-electron efficiency (telescope, filter, QE), nominal.
+
+    NIRISS's non-redundant mask (PUPIL=NRM) passes about 15 % of the pupil.
+    """
     if detector.instrument == "miri":
         return 0.65
+    if detector.instrument == "niriss":
+        base = 0.35 if spec.wavelength < 2.5 else 0.45
+        return base * _NRM_THROUGHPUT if spec.pupil == "NRM" else base
+    if detector.instrument == "fgs":
+        return 0.45
     if detector.channel == "SHORT":
-        return 0.30 if wavelength < 0.8 else 0.45
+        return 0.30 if spec.wavelength < 0.8 else 0.45
     return 0.50
 
 
 def reference_border(detector, shape=None):
-    """Boolean mask of reference pixels on the full frame (NIRCam: 4-pixel border; MIRI: 4 columns each side)."""
+    """Boolean mask of reference pixels on the full frame.
+
+    The HgCdTe detectors (NIRCam, NIRISS, FGS): a 4-pixel border; MIRI: 4 columns each side.
+    """
     rows, cols = shape or detector.full_shape
     mask = np.zeros((rows, cols), dtype=bool)
     mask[:, :4] = mask[:, -4:] = True
-    if detector.instrument == "nircam":
+    if detector.instrument != "miri":
         mask[:4, :] = mask[-4:, :] = True
     return mask
 
@@ -108,7 +127,7 @@ class ReferenceData:
     pixar_sr, pixar_a2 : float
         Nominal pixel area (sr, arcsec^2).
     photom_rows : list of dict
-        PHOTOM table rows (NIRCam: filter, pupil; MIRI: filter, subarray).
+        PHOTOM table rows (NIRCam, NIRISS: filter, pupil; MIRI: filter, subarray; FGS: one row).
     """
 
     detector: object
@@ -133,7 +152,9 @@ class ReferenceData:
         return 0.0, 0.0
 
     def photmjsr(self, subarray="FULL"):
-        """PHOTMJSR (MJy/sr per DN/s) of this filter, as jwst's photom step selects it."""
+        """PHOTMJSR (MJy/sr per DN/s) of this filter, as jwst's photom step selects it (FGS: the only row)."""
+        if self.detector.instrument == "fgs":
+            return self.photom_rows[0]["photmjsr"]
         for row in self.photom_rows:
             if row["filter"] != self.filter.filter:
                 continue
@@ -164,9 +185,12 @@ class ReferenceData:
 def _photom_rows(detector, pixar_sr):
     rows = []
     for spec in filters_for(detector):
-        dn_per_jy = 1e6 * _PHOTONS_PER_UJY * spec.bandwidth * _throughput(detector, spec.wavelength) / detector.gain
+        dn_per_jy = 1e6 * _PHOTONS_PER_UJY * spec.bandwidth * _throughput(detector, spec) / detector.gain
         photmjsr = 1.0 / (dn_per_jy * 1e6 * pixar_sr)
-        if detector.instrument == "nircam":
+        if detector.instrument == "fgs":
+            rows.append({"photmjsr": photmjsr, "uncertainty": 0.01 * photmjsr})
+            continue
+        if detector.instrument in ("nircam", "niriss"):
             rows.append(
                 {"filter": spec.filter, "pupil": spec.pupil, "photmjsr": photmjsr, "uncertainty": 0.01 * photmjsr}
             )
@@ -262,7 +286,8 @@ def _reference_data_cached(instrument, detector, filter_name):
     for array in (flat, flat_err, flat_dq, area):
         array.flags.writeable = False
     return ReferenceData(
-        det, spec, model, filter_offsets(det, filters_for(det)), flat, flat_err, flat_dq, area, pixar_sr, pixar_a2,
+        det, spec, model, filter_offsets(det, filters_for(det)) if has_filteroffset(det) else [], flat, flat_err,
+        flat_dq, area, pixar_sr, pixar_a2,
         _photom_rows(det, pixar_sr),
     )  # fmt: skip
 
@@ -283,10 +308,10 @@ def make_reference_data(instrument="nircam", detector=None, filter=None):
 
 
 def reference_file_names(data):
-    """CRDS-like file names ``{reftype: name}`` of a :class:`ReferenceData`."""
+    """CRDS-like file names ``{reftype: name}`` of a :class:`ReferenceData` (FGS has no filteroffset)."""
     det, spec = data.detector, data.filter
     stem = f"gpucal_sim_{det.instrument}_{det.name}"
-    return {
+    names = {
         "distortion": f"{stem}_distortion.asdf",
         "filteroffset": f"{stem}_filteroffset.asdf",
         "flat": f"{stem}_{spec.label}_flat.fits",
@@ -295,11 +320,22 @@ def reference_file_names(data):
         "apcorr": f"{stem}_apcorr.fits",
         "abvegaoffset": f"{stem}_abvegaoffset.asdf",
     }
+    if not has_filteroffset(det):
+        del names["filteroffset"]
+    return names
+
+
+def has_filteroffset(detector):
+    """Whether the instrument has a ``filteroffset`` reference (CRDS has none for FGS, which has no filters)."""
+    return detector.instrument != "fgs"
 
 
 def _served_subarrays(detector):
     """``P_SUBARR`` of a full-frame reference: every subarray the simulator makes (``FULL|GENERIC|SUB160|...|``)."""
-    named = _NIRCAM_SUBARRAYS if detector.instrument == "nircam" else tuple(_MIRI_SUBARRAYS)
+    named = {
+        "nircam": _NIRCAM_SUBARRAYS, "miri": tuple(_MIRI_SUBARRAYS), "niriss": tuple(_NIRISS_SUBARRAYS),
+        "fgs": _FGS_SUBARRAYS,
+    }[detector.instrument]  # fmt: skip
     return "|".join(("FULL", "GENERIC", *named)) + "|"
 
 
@@ -324,9 +360,11 @@ def _primary(data, reftype, model_type, description, *, filter_pupil=True):
     ]
     if det.instrument == "nircam":
         cards += [("MODULE", det.module, "NIRCam module: A or B"), ("CHANNEL", det.channel, "Instrument channel")]
-    if filter_pupil:
+    if not det.has_filter_wheel:
+        pass  # FGS: no FILTER or PUPIL keywords, as in its science files
+    elif filter_pupil:
         cards.append(("FILTER", spec.filter, "Name of the filter element used"))
-        if det.instrument == "nircam":
+        if det.has_pupil_wheel:
             cards.append(("PUPIL", spec.pupil, "Name of the pupil element used"))
     else:
         cards.append(("FILTER", "N/A", "Name of the filter element used"))
@@ -397,22 +435,30 @@ def _write_photom(data, path):
     from astropy.io import fits
 
     det = data.detector
-    model_type = "NrcImgPhotomModel" if det.instrument == "nircam" else "MirImgPhotomModel"
+    model_type = _PHOTOM_MODELS[det.instrument]
     header = _primary(data, "photom", model_type, "Simulated imaging flux conversion", filter_pupil=False)
     header["PIXAR_SR"] = (data.pixar_sr, "Nominal pixel area in steradians")
     header["PIXAR_A2"] = (data.pixar_a2, "Nominal pixel area in arcsec^2")
     rows = data.photom_rows
-    key, width = ("pupil", 12) if det.instrument == "nircam" else ("subarray", 17)
-    table = np.rec.fromarrays(
-        [
-            np.array([r["filter"] for r in rows], dtype="S12"),
-            np.array([r[key] for r in rows], dtype=f"S{width}"),
-            np.array([r["photmjsr"] for r in rows], dtype=">f4"),
-            np.array([r["uncertainty"] for r in rows], dtype=">f4"),
-        ],
-        dtype=[("filter", "S12"), (key, f"S{width}"), ("photmjsr", ">f4"), ("uncertainty", ">f4")],
-    )
+    columns, dtype = [], []
+    if det.instrument != "fgs":  # FGS: one row, no selection columns (FgsImgPhotomModel)
+        key, width = ("subarray", 17) if det.instrument == "miri" else ("pupil", 12)
+        columns += [np.array([r["filter"] for r in rows], dtype="S12"), np.array([r[key] for r in rows], f"S{width}")]
+        dtype += [("filter", "S12"), (key, f"S{width}")]
+    columns += [np.array([r[n] for r in rows], dtype=">f4") for n in ("photmjsr", "uncertainty")]
+    dtype += [("photmjsr", ">f4"), ("uncertainty", ">f4")]
+    table = np.rec.fromarrays(columns, dtype=dtype)
     return _write_fits([fits.PrimaryHDU(header=header), fits.BinTableHDU(table, name="PHOTOM")], path)
+
+
+_PHOTOM_MODELS = {
+    "nircam": "NrcImgPhotomModel", "miri": "MirImgPhotomModel", "niriss": "NisImgPhotomModel",
+    "fgs": "FgsImgPhotomModel",
+}  # fmt: skip
+_APCORR_MODELS = {
+    "nircam": "NrcImgApcorrModel", "miri": "MirImgApcorrModel", "niriss": "NisImgApcorrModel",
+    "fgs": "FgsImgApcorrModel",
+}  # fmt: skip
 
 
 def _write_area(data, path):
@@ -421,7 +467,7 @@ def _write_area(data, path):
     header = _primary(
         data, "area", "PixelAreaModel", "Simulated pixel area map from the distortion", filter_pupil=False
     )
-    if data.detector.instrument == "nircam":
+    if data.detector.has_pupil_wheel:
         header["PUPIL"] = ("N/A", "Name of the pupil element used")
     header["PIXAR_SR"] = (data.pixar_sr, "Nominal pixel area in steradians")
     header["PIXAR_A2"] = (data.pixar_a2, "Nominal pixel area in arcsec^2")
@@ -451,7 +497,9 @@ def _ee_radius(fraction, weights, sigmas):
 
 
 def apcorr_rows(detector):
-    """APCORR table rows of a detector's channel (every filter; NIRCam: filter+pupil, MIRI: filter+subarray).
+    """APCORR table rows of a detector's channel.
+
+    Every filter; NIRCam and NIRISS rows by filter+pupil, MIRI by filter+subarray, FGS one set without selectors.
 
     Radii, skyin and skyout are in detector pixels, from the simulated PSF
     (see the module notes); the sky annulus starts at 2.5 times the 90 % radius.
@@ -466,8 +514,10 @@ def apcorr_rows(detector):
         radii = [_ee_radius(f, weights, sigmas) for f in APCORR_EE_FRACTIONS]
         skyin = float(math.ceil(2.5 * radii[-1]))
         skyout = skyin + max(4.0, float(math.ceil(0.6 * skyin)))
-        if detector.instrument == "nircam":
+        if detector.instrument in ("nircam", "niriss"):
             selectors = [{"filter": spec.filter, "pupil": spec.pupil}]
+        elif detector.instrument == "fgs":
+            selectors = [{}]
         else:
             selectors = [{"filter": spec.filter, "subarray": name} for name in ("FULL", *_MIRI_SUBARRAYS)]
         for selector in selectors:
@@ -478,12 +528,15 @@ def apcorr_rows(detector):
 
 
 def abvega_rows(detector):
-    """ABVEGAOFFSET rows of a detector's channel (NIRCam: filter+pupil, MIRI: filter)."""
+    """ABVEGAOFFSET rows of a detector's channel (NIRCam, NIRISS: filter+pupil, MIRI: filter, FGS: detector)."""
     rows = []
     for spec in filters_for(detector):
         vega_jy = _VEGA_JY_AT_2P2 * (2.2 / spec.wavelength) ** 2
+        if detector.instrument == "fgs":
+            rows.append({"detector": detector.detector, "abvega_offset": 2.5 * math.log10(3631.0 / vega_jy)})
+            continue
         row = {"filter": spec.filter}
-        if detector.instrument == "nircam":
+        if detector.has_pupil_wheel:
             row["pupil"] = spec.pupil
         row["abvega_offset"] = 2.5 * math.log10(3631.0 / vega_jy)
         rows.append(row)
@@ -494,20 +547,21 @@ def _write_apcorr(data, path):
     from astropy.io import fits
 
     det = data.detector
-    model_type = "NrcImgApcorrModel" if det.instrument == "nircam" else "MirImgApcorrModel"
-    header = _primary(data, "apcorr", model_type, "Simulated aperture corrections from the PSF model",
-                      filter_pupil=False)  # fmt: skip
+    header = _primary(data, "apcorr", _APCORR_MODELS[det.instrument],
+                      "Simulated aperture corrections from the PSF model", filter_pupil=False)  # fmt: skip
     header["DETECTOR"] = ("ANY", "Name of detector used to acquire the data")
-    if det.instrument == "nircam":
+    if det.has_pupil_wheel:
         header["PUPIL"] = ("N/A", "Name of the pupil element used")
     rows = apcorr_rows(det)
-    key, width = ("pupil", 15) if det.instrument == "nircam" else ("subarray", 17)
     numbers = ("eefraction", "radius", "apcorr", "skyin", "skyout")
-    table = np.rec.fromarrays(
-        [np.array([r["filter"] for r in rows], dtype="S12"), np.array([r[key] for r in rows], dtype=f"S{width}")]
-        + [np.array([r[n] for r in rows], dtype=">f4") for n in numbers],
-        dtype=[("filter", "S12"), (key, f"S{width}")] + [(n, ">f4") for n in numbers],
-    )
+    columns, dtype = [], []
+    if det.instrument != "fgs":
+        key, width = ("subarray", 17) if det.instrument == "miri" else ("pupil", 15)
+        columns += [np.array([r["filter"] for r in rows], dtype="S12"), np.array([r[key] for r in rows], f"S{width}")]
+        dtype += [("filter", "S12"), (key, f"S{width}")]
+    columns += [np.array([r[n] for r in rows], dtype=">f4") for n in numbers]
+    dtype += [(n, ">f4") for n in numbers]
+    table = np.rec.fromarrays(columns, dtype=dtype)
     return _write_fits([fits.PrimaryHDU(header=header), fits.BinTableHDU(table, name="APCORR")], path)
 
 
@@ -520,7 +574,7 @@ def _write_abvegaoffset(data, path):
                       "AB - Vega offsets for a Rayleigh-Jeans Vega, gpucal simulator")  # fmt: skip
     meta["instrument"]["detector"] = "ANY"
     meta["instrument"]["filter"] = "N/A"
-    if det.instrument == "nircam":
+    if det.has_pupil_wheel:
         meta["instrument"]["pupil"] = "N/A"
     rows = abvega_rows(det)
     names = list(rows[0])
@@ -534,7 +588,8 @@ def write_reference_files(data, folder):
     Returns
     -------
     dict of str to pathlib.Path
-        ``{"distortion", "filteroffset", "flat", "photom", "area", "apcorr", "abvegaoffset"}`` -> path.
+        ``{"distortion", "filteroffset", "flat", "photom", "area", "apcorr", "abvegaoffset"}`` -> path
+        (no ``filteroffset`` for FGS, which has none).
     """
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -543,7 +598,8 @@ def write_reference_files(data, folder):
     paths = {reftype: folder / name for reftype, name in names.items()}
     subarrays = _served_subarrays(det).rstrip("|").split("|")
     write_distortion(paths["distortion"], det, det.full_aperture, subarrays=subarrays)
-    write_filteroffset(paths["filteroffset"], det, data.offsets)
+    if "filteroffset" in paths:
+        write_filteroffset(paths["filteroffset"], det, data.offsets)
     _write_flat(data, paths["flat"])
     _write_photom(data, paths["photom"])
     _write_area(data, paths["area"])

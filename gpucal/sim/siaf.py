@@ -111,16 +111,22 @@ class SiafAperture:
 
     @property
     def fast_slow_axes(self):
+        """``(FASTAXIS, SLOWAXIS)`` when detector x is read fastest (NIRCam, MIRI); see :meth:`readout_axes`."""
+        return self.readout_axes("x")
+
+    def readout_axes(self, fast_axis="x"):
         """``(FASTAXIS, SLOWAXIS)`` of the science frame, from the detector-to-science rotation.
 
-        The detector x axis is the fast readout direction. It maps onto
-        science +x or -x (``FASTAXIS = +-1``); detector y maps onto science
-        +y or -y (``SLOWAXIS = +-2``). Only right-angle rotations occur.
+        Detector x maps onto science +x or -x (``+-1``), detector y onto
+        science +y or -y (``+-2``); only right-angle rotations occur. The
+        fast readout direction is detector x for NIRCam and MIRI, detector y
+        for NIRISS and FGS (``fast_axis="y"``), whose science files then read
+        ``FASTAXIS = +-2``.
         """
         cosine = round(math.cos(math.radians(self.det_sci_yangle)))
-        fast = int(self.det_sci_parity * cosine) or 1
-        slow = 2 * (cosine or 1)
-        return fast, slow
+        along_x = int(self.det_sci_parity * cosine) or 1
+        along_y = 2 * (cosine or 1)
+        return (along_x, along_y) if fast_axis == "x" else (along_y, along_x)
 
 
 def siaf_xml_path(instrument):

@@ -1,7 +1,8 @@
 """calwebb_image2: gpucal vs jwst 3.0.
 
-On simulated NIRCam (with two dedicated backgrounds through the image2 ASN)
-and MIRI exposures with every reference overridden, gpucal's ``_cal`` and
+On simulated NIRCam (with two dedicated backgrounds through the image2 ASN),
+MIRI, NIRISS and FGS exposures with every reference overridden (NIRISS also
+with the real pre-flight NIRISS distortion reference), gpucal's ``_cal`` and
 ``_bsub`` match jwst's: SCI, ERR, VAR_* to a max relative difference of 1e-6,
 DQ bit for bit, the WCS to 1e-9 deg, and the header keywords that matter;
 the ``_i2d`` has the same grid and CRVAL, SCI and WHT within 1e-5 relative
@@ -28,9 +29,9 @@ KEYWORDS = [
 
 
 I2D_KEYWORDS = [
-    "PRIMARY:S_RESAMP", "PRIMARY:S_FLAT", "PRIMARY:ASNPOOL", "PRIMARY:ASNTABLE", "SCI:BUNIT", "SCI:PIXAR_SR", "SCI:PIXAR_A2",
-    "SCI:PHOTMJSR", "SCI:S_REGION", "SCI:CDELT1", "SCI:PC1_1", "SCI:PC2_1", "SCI:CTYPE1", "SCI:RA_REF", "SCI:V2_REF",
-    "SCI:PXSCLRT", "SCI:PIXFRAC", "SCI:RESWHT", "SCI:XPOSURE", "SCI:TMEASURE", "SCI:TELAPSE",
+    "PRIMARY:S_RESAMP", "PRIMARY:S_FLAT", "PRIMARY:ASNPOOL", "PRIMARY:ASNTABLE", "SCI:BUNIT", "SCI:PIXAR_SR",
+    "SCI:PIXAR_A2", "SCI:PHOTMJSR", "SCI:S_REGION", "SCI:CDELT1", "SCI:PC1_1", "SCI:PC2_1", "SCI:CTYPE1", "SCI:RA_REF",
+    "SCI:V2_REF", "SCI:PXSCLRT", "SCI:PIXFRAC", "SCI:RESWHT", "SCI:XPOSURE", "SCI:TMEASURE", "SCI:TELAPSE",
     "PRIMARY:EXPSTART", "PRIMARY:EXPEND", "PRIMARY:EFFEXPTM",
 ]  # fmt: skip
 
@@ -57,6 +58,28 @@ def nircam(tmp_path_factory):
     jwst = run_image2(asn, sim.references, root / "jwst", steps={"bkg_subtract": {"save_results": True}})
     assert jwst.returncode == 0, jwst.log[-3000:]
     return sim, asn, jwst, root
+
+
+def _simulate_and_run_jwst(root, **options):
+    sim = simulate(root / "sim", exposures=1, backgrounds=0, **options)
+    rate = sim.science[0]
+    jwst = run_image2(rate, sim.references, root / "jwst")
+    assert jwst.returncode == 0, jwst.log[-3000:]
+    return sim, rate, jwst, root
+
+
+@pytest.fixture(scope="module")
+def niriss(tmp_path_factory):
+    """NIRISS F444W (FILTER=F444W, PUPIL=CLEARP, a non-zero filter offset) in SUB128."""
+    return _simulate_and_run_jwst(tmp_path_factory.mktemp("niriss"), instrument="niriss", detector="nis",
+                                  filter="f444w", size=128, seed=21)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fgs(tmp_path_factory):
+    """FGS GUIDER2 (parity -1 science frame) in a 96-row generic subarray; no FILTER, no filteroffset."""
+    return _simulate_and_run_jwst(tmp_path_factory.mktemp("fgs"), instrument="fgs", detector="guider2", size=96,
+                                  seed=22)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +141,57 @@ def test_miri_cal_matches_jwst(miri, device, tmp_path):
         assert_keywords_match(tmp_path / theirs_i2d.name, theirs_i2d, I2D_KEYWORDS)
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("case", ["niriss", "fgs"])
+def test_niriss_and_fgs_cal_match_jwst(request, case, device, tmp_path):
+    """NIS_IMAGE and FGS_IMAGE: the _cal (and on the CPU the _i2d) as jwst's; PHOTMJSR from the right row."""
+    sim, rate, jwst, _ = request.getfixturevalue(case)
+    _gpucal(rate, sim.references, tmp_path, device, resample=(device == "cpu"))
+    (theirs,) = jwst.products("cal")
+    _compare_cal(tmp_path / theirs.name, theirs)
+    with fits.open(theirs) as cal:
+        assert cal["PRIMARY"].header["S_PHOTOM"] == "COMPLETE" and cal["SCI"].header["BUNIT"] == "MJy/sr"
+        filteroffset = "N/A" if case == "fgs" else str(sim.references["filteroffset"].resolve())
+        assert cal["PRIMARY"].header["R_FILOFF"] == filteroffset
+        assert ("FILTER" in cal["PRIMARY"].header) == (case == "niriss")
+    if device == "cpu":
+        (theirs_i2d,) = jwst.products("i2d")
+        assert_i2d_match(tmp_path / theirs_i2d.name, theirs_i2d)
+        assert_keywords_match(tmp_path / theirs_i2d.name, theirs_i2d, I2D_KEYWORDS)
+
+
+def test_niriss_with_the_real_distortion_reference_matches_jwst(real_data, tmp_path):
+    """The pre-flight NIRISS distortion from CRDS's test data (no bounding box, SUBARRAY GENERIC) gives jwst's WCS."""
+    distortion = real_data / "niriss_ref_distortion.asdf"
+    if not distortion.is_file():
+        pytest.skip(f"{distortion} is not present")
+    sim = simulate(tmp_path / "sim", instrument="niriss", detector="nis", filter="f090w", exposures=1, backgrounds=0,
+                   size=64, seed=23)  # fmt: skip
+    references = {**sim.references, "distortion": distortion}
+    (rate,) = sim.science
+    jwst = run_image2(rate, references, tmp_path / "jwst", steps={"resample": {"skip": True}})
+    assert jwst.returncode == 0, jwst.log[-3000:]
+    _gpucal(rate, references, tmp_path / "ours", "cpu")
+    (theirs,) = jwst.products("cal")
+    _compare_cal(tmp_path / "ours" / theirs.name, theirs)
+    with fits.open(theirs) as cal:
+        assert cal["PRIMARY"].header["R_DISTOR"] == str(distortion.resolve())
+
+
+def test_niriss_real_old_layout_photom_is_refused_with_one_line(real_data, niriss, tmp_path):
+    """The pre-flight NIRISS photom (a SCI table of photflam, no PHOTOM extension) cannot calibrate: exit 5
+    naming the file (jwst 3.0 fails on it too, with AttributeError: No attribute 'phot_table')."""
+    from gpucal.errors import ReferenceFileError
+
+    photom = real_data / "niriss_ref_photom.fits"
+    if not photom.is_file():
+        pytest.skip(f"{photom} is not present")
+    sim, rate, _, _ = niriss
+    with pytest.raises(ReferenceFileError, match=r"niriss_ref_photom\.fits: photom reference has no PHOTOM table"):
+        _gpucal(rate, {**sim.references, "photom": photom}, tmp_path, "cpu")
+    assert not list(tmp_path.glob("*_cal.fits"))
+
+
 def test_cuda_i2d_matches_jwst(tmp_path):
     """The CUDA drizzle path (simulated in CI) on a 64-row NIRCam subarray."""
     sim = simulate(
@@ -140,8 +214,8 @@ def test_cuda_i2d_matches_jwst(tmp_path):
 
 
 def test_nircam_rateints_matches_jwst(tmp_path):
-    sim = simulate(tmp_path / "sim", instrument="nircam", detector="nrca3", filter="f200w", exposures=1, backgrounds=0, size=64,
-                   seed=11, nints=3)  # fmt: skip
+    sim = simulate(tmp_path / "sim", instrument="nircam", detector="nrca3", filter="f200w", exposures=1, backgrounds=0,
+                   size=64, seed=11, nints=3)  # fmt: skip
     (cube,) = sim.science_ints
     jwst = run_image2(cube, sim.references, tmp_path / "jwst", steps={"resample": {"skip": True}})
     assert jwst.returncode == 0, jwst.log[-3000:]

@@ -106,3 +106,30 @@ def test_nircam_time_series_image2(tmp_path):
         for attribute in ("assign_wcs", "flat_field", "photom"):
             assert getattr(cal.meta.cal_step, attribute) == "COMPLETE", attribute
     assert run.products("i2d") == []  # time series are not resampled
+
+
+@pytest.mark.parametrize(
+    ("instrument", "detector", "filter_name", "size"),
+    [("niriss", "nis", "f200w", 256), ("fgs", "guider1", "clear", 128)],
+)
+def test_niriss_and_fgs_image2_recover_the_sky_and_the_pointing(tmp_path, instrument, detector, filter_name, size):
+    """jwst calibrates simulated NIS_IMAGE and FGS_IMAGE exposures (FGS without filteroffset) back to the sky."""
+    from stdatamodels.jwst import datamodels
+
+    from gpucal.sim import make_reference_data, simulate, sky_brightness
+
+    result = simulate(tmp_path / "sim", instrument=instrument, detector=detector, filter=filter_name, size=size,
+                      exposures=1, backgrounds=0, seed=6)  # fmt: skip
+    run = run_image2(result.image2_asn[0], result.references, tmp_path / "out", steps={"resample": {"skip": True}})
+    (cal_path,) = _check_run(run)
+    reference = make_reference_data(instrument, detector, filter_name)
+    with datamodels.open(str(cal_path)) as cal:
+        for attribute in ("assign_wcs", "flat_field", "photom"):
+            assert getattr(cal.meta.cal_step, attribute) == "COMPLETE", attribute
+        assert cal.meta.exposure.type == f"{'NIS' if instrument == 'niriss' else 'FGS'}_IMAGE"
+        assert cal.meta.photometry.conversion_megajanskys == pytest.approx(reference.photmjsr(), rel=1e-6)
+        good = (cal.dq & 1) == 0
+        assert np.median(cal.data[good]) == pytest.approx(
+            sky_brightness(reference.detector, reference.filter), rel=0.05
+        )
+        assert np.median(_truth_offsets(result, cal, result.science[0])) < 0.15

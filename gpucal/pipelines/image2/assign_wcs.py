@@ -1,9 +1,13 @@
 """assign_wcs: the imaging gwcs from distortion + filteroffset references and pointing (jwst ``AssignWcsStep``).
 
-Builds detector -> v2v3 -> v2v3vacorr -> world for NIRCam and MIRI imaging
-exposure types, then S_REGION and (``sip_approx``) the FITS SIP approximation
-in ``meta.wcsinfo``, as jwst writes them. The gwcs object is built on the
-host; resample evaluates it on the device.
+Builds detector -> v2v3 -> v2v3vacorr -> world for the NIRCam, MIRI, NIRISS
+and FGS imaging exposure types (:mod:`gpucal.pipelines.image2.exp_types`),
+then S_REGION and (``sip_approx``) the FITS SIP approximation in
+``meta.wcsinfo``, as jwst writes them. As in jwst, NIRCam, MIRI and NIRISS
+shift the detector by the filter's offset (filteroffset reference, NIRCam
+and NIRISS rows by filter and pupil, MIRI by filter); FGS has no filters and
+no filteroffset reference (CRDS has none; jwst's FGS WCS ignores one). The
+gwcs object is built on the host; resample evaluates it on the device.
 """
 
 import dataclasses
@@ -12,6 +16,7 @@ import typing
 
 from gpucal.errors import InputFileError, ReferenceFileError
 from gpucal.io.refs import read_distortion, read_filteroffset
+from gpucal.pipelines.image2.exp_types import IMAGING_WCS_EXP_TYPES, check_image2_exp_type
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
 from gpucal.wcs.footprint import s_region_imaging, sip_wcsinfo
@@ -22,11 +27,10 @@ __all__ = ["IMAGING_EXP_TYPES", "AssignWcsStep"]
 
 log = logging.getLogger("gpucal")
 
-#: Exposure types whose jwst WCS is the generic distortion-based imaging pipeline (NIRCam, MIRI).
-IMAGING_EXP_TYPES = {
-    "NRC_IMAGE", "NRC_TACQ", "NRC_TACONFIRM", "NRC_CORON", "NRC_FOCUS", "NRC_TSIMAGE",
-    "MIR_IMAGE", "MIR_TACQ", "MIR_LYOT", "MIR_4QPM", "MIR_CORONCAL", "MIR_TACONFIRM",
-}  # fmt: skip
+#: Exposure types whose jwst WCS is the distortion-based imaging pipeline (NIRCam, MIRI, NIRISS, FGS).
+IMAGING_EXP_TYPES = frozenset(IMAGING_WCS_EXP_TYPES)
+#: Instruments whose imaging WCS uses a filteroffset reference.
+_FILTER_OFFSET_INSTRUMENTS = ("NIRCAM", "MIRI", "NIRISS")
 _POINTING = ("ra_ref", "dec_ref", "roll_ref", "v2_ref", "v3_ref")
 
 
@@ -52,12 +56,9 @@ class AssignWcsStep(Step):
     nrs_ifu_slice_wcs: bool = field(False, doc="NIRSpec only (unused for imaging)")
 
     def process(self, exposure, ctx):
-        exp_type = str(exposure.meta.exposure.type or "").upper()
         source = exposure.path or exposure.meta.filename or "exposure"
-        if exp_type not in IMAGING_EXP_TYPES:
-            raise InputFileError(
-                f"{source}: EXP_TYPE {exp_type or '(missing)'} is not a NIRCam/MIRI imaging type gpucal supports"
-            )
+        exp_type = check_image2_exp_type(exposure.meta, source)
+        instrument = str(exposure.meta.instrument.name or "").upper()
         missing = [k.upper() for k in _POINTING if exposure.meta.wcsinfo.get(k) is None]
         if missing:
             raise InputFileError(
@@ -67,7 +68,14 @@ class AssignWcsStep(Step):
         distortion_path = self.reference("distortion", exposure, ctx)
         if distortion_path == "N/A":
             raise ReferenceFileError(f"assign_wcs: no distortion reference for {source}; it is required for imaging")
-        filteroffset_path = self.reference("filteroffset", exposure, ctx)
+        if instrument in _FILTER_OFFSET_INSTRUMENTS:
+            filteroffset_path = self.reference("filteroffset", exposure, ctx)
+        else:  # FGS: CRDS has no filteroffset reference, and jwst's FGS WCS does not use one even if given
+            if "filteroffset" in self.overrides:
+                self.reference("filteroffset", exposure, ctx)  # recorded (R_FILOFF) as jwst records it
+            else:
+                ctx.record_reference(exposure, "filteroffset", "N/A")
+            filteroffset_path = "N/A"
         for reftype in self.reference_file_types[2:]:
             recorded = self.overrides.get(reftype, "N/A")
             ctx.record_reference(exposure, reftype, recorded if recorded == "N/A" else str(recorded))
@@ -76,7 +84,7 @@ class AssignWcsStep(Step):
         offset = None
         if filteroffset_path != "N/A":
             offsets = read_filteroffset(filteroffset_path)
-            pupil = exposure.meta.instrument.pupil if exposure.meta.instrument.name != "MIRI" else None
+            pupil = exposure.meta.instrument.pupil if instrument != "MIRI" else None
             offset = offsets.offset_for(exposure.meta.instrument.filter, pupil)
         sub = exposure.meta.subarray
         subarray = (sub.xstart, sub.ystart, sub.xsize, sub.ysize) if sub.xstart is not None else None

@@ -1,10 +1,13 @@
-"""photom: convert DN/s to MJy/sr (jwst ``PhotomStep``, NIRCam and MIRI imaging).
+"""photom: convert DN/s to MJy/sr (jwst ``PhotomStep``, NIRCam, MIRI, NIRISS and FGS imaging).
 
-The conversion is chosen on the host (PHOTOM row by filter/pupil, or
-filter/subarray for MIRI, divided by the time-dependence correction at
-EXPMID); one kernel scales SCI/ERR by it and the variances by its square and
-matches NaNs and DO_NOT_USE. The pixel-area map becomes the AREA extension
-and PIXAR_SR/PIXAR_A2 come from the area reference (or the photom file).
+The conversion is chosen on the host (PHOTOM row by filter/pupil for NIRCam
+and NIRISS, filter/subarray for MIRI, the only row for FGS; divided by the
+time-dependence correction at EXPMID); one kernel scales SCI/ERR by it and
+the variances by its square and matches NaNs and DO_NOT_USE. The pixel-area
+map becomes the AREA extension and PIXAR_SR/PIXAR_A2 come from the area
+reference (or the photom file). As jwst 3.0 does, a NIRISS ``_rateints``
+cube is not converted (jwst's NIRISS photom refuses a CubeModel and the step
+records SKIPPED), though its AREA and pixel-area keywords are already set.
 """
 
 import dataclasses
@@ -39,7 +42,9 @@ def photom_row(table, instrument, filter_name, pupil, subarray, path):
     """Index of the PHOTOM row for an exposure, or None (jwst's row rules).
 
     NIRCam: filter and pupil (and subarray where the table has that column).
+    NIRISS: filter and pupil (a subarray column, if any, is not used).
     MIRI imager: subarray and filter, falling back to subarray ``GENERIC``.
+    FGS: the first row, without matching (FGS has no filters).
 
     Raises
     ------
@@ -59,13 +64,20 @@ def photom_row(table, instrument, filter_name, pupil, subarray, path):
             raise ReferenceFileError(f"{path}: {len(rows)} PHOTOM rows match {fields}")
         return int(rows[0]) if len(rows) else None
 
+    if instrument == "FGS":
+        if len(table) == 0:
+            raise ReferenceFileError(f"{path}: PHOTOM table is empty")
+        return 0
     if instrument == "MIRI":
         row = find({"subarray": subarray, "filter": filter_name})
         return row if row is not None else find({"subarray": "GENERIC", "filter": filter_name})
     fields = {"filter": filter_name, "pupil": pupil}
-    if "subarray" in names:
+    if instrument == "NIRCAM" and "subarray" in names:
         fields["subarray"] = subarray
     return find(fields)
+
+
+_INSTRUMENTS = ("NIRCAM", "MIRI", "NIRISS", "FGS")
 
 
 def time_correction(photom, row, mid_time):
@@ -101,9 +113,9 @@ class PhotomStep(Step):
 
     def process(self, exposure, ctx):
         instrument = str(exposure.meta.instrument.name or "").upper()
-        if instrument not in ("NIRCAM", "MIRI"):
+        if instrument not in _INSTRUMENTS:
             raise GpucalError(
-                f"photom: instrument {instrument or '(missing)'} is not supported (NIRCam and MIRI imaging)"
+                f"photom: instrument {instrument or '(missing)'} is not supported (NIRCam, MIRI, NIRISS, FGS imaging)"
             )
         photom_path = self.reference("photom", exposure, ctx)
         area_path = self.reference("area", exposure, ctx)
@@ -117,6 +129,18 @@ class PhotomStep(Step):
                 f"{photom_path}: a spectroscopic photom table (wavelength column) cannot calibrate imaging"
             )
         self._save_area_info(exposure, photom, area_path, ctx)
+        if instrument == "NIRISS" and exposure.is_cube:
+            # jwst 3.0: calc_niriss raises DataModelTypeError for a CubeModel; the step logs it and skips.
+            log.error(
+                "photom: unexpected data model type CubeModel for NIRISS (%s); photom is skipped, as in jwst",
+                exposure.path or exposure.meta.filename,
+            )
+            warnings.warn(
+                "photom: a NIRISS rateints cube is not flux-calibrated (jwst 3.0 skips it); data left in DN/s",
+                StepSkippedWarning, stacklevel=2,
+            )  # fmt: skip
+            exposure.meta.cal_step.photom = "SKIPPED"
+            return exposure
 
         meta = exposure.meta
         row = photom_row(

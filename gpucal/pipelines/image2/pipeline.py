@@ -29,6 +29,7 @@ from gpucal.pipelines.context import RunContext
 from gpucal.pipelines.image2.assign_wcs import AssignWcsStep
 from gpucal.pipelines.image2.bkg_subtract import BackgroundStep
 from gpucal.pipelines.image2.defaults import image2_exposure_defaults
+from gpucal.pipelines.image2.exp_types import RESAMPLED_EXP_TYPES, check_image2_exp_type
 from gpucal.pipelines.image2.flat_field import FlatFieldStep
 from gpucal.pipelines.image2.photom import PhotomStep
 from gpucal.pipelines.resample import ResampleStep
@@ -98,8 +99,8 @@ class Image2Pipeline:
         "photom": PhotomStep,
         "resample": ResampleStep,
     }
-    #: Exposure types that get an _i2d (jwst's ``image_exptypes``).
-    IMAGE_EXP_TYPES = ("MIR_IMAGE", "NRC_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
+    #: Exposure types that get an _i2d (jwst's ``image_exptypes``); see :mod:`gpucal.pipelines.image2.exp_types`.
+    IMAGE_EXP_TYPES = RESAMPLED_EXP_TYPES
 
     def __init__(
         self, *, steps=None, save_results=_UNSET, save_bsub=_UNSET, output_dir=_UNSET, output_file=None,
@@ -338,6 +339,8 @@ class Image2Pipeline:
         start = time.perf_counter()
         science = product.science
         log.info("calwebb_image2: %s on %s", science, self.device)
+        # Before any step: a type image2 cannot calibrate here is one line naming the file (exit 4).
+        check_image2_exp_type(exposure.meta, science)
         root = self.output_file or product.name
         ctx = RunContext(
             self.device, self.output_dir, root, ref_dir=self.ref_dir, backgrounds=list(product.backgrounds),
