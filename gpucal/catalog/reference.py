@@ -99,7 +99,7 @@ def aperture_params(path, *, instrument, filter_name, pupil, subarray, aperture_
     selector = _selector(instrument, filter_name, pupil, subarray, None, "apcorr")
     keep = _rows(ref, selector, "APCORR")
     if not keep.any():
-        wanted = ", ".join(f"{k}={v}" for k, v in selector.items())
+        wanted = ", ".join(f"{k}={v}" for k, v in (selector or {}).items()) or f"instrument {instrument}"
         raise ReferenceFileError(f"{ref.path}: APCORR reference has no rows for {wanted} (the mosaic's configuration)")
     percent = np.round(ref.columns["eefraction"] * 100)
     radii, corrections, skyin, skyout = [], [], [], []
@@ -147,7 +147,7 @@ def abvega_offset(path, *, instrument, filter_name, pupil, detector):
     selector = _selector(instrument, filter_name, pupil, None, detector, "abvegaoffset")
     rows = np.flatnonzero(_rows(ref, selector, "abvega_offset"))
     if len(rows) != 1:
-        wanted = ", ".join(f"{k}={v}" for k, v in selector.items())
+        wanted = ", ".join(f"{k}={v}" for k, v in (selector or {}).items()) or f"instrument {instrument}"
         what = "no row" if len(rows) == 0 else f"{len(rows)} rows"
         raise ReferenceFileError(f"{ref.path}: ABVEGAOFFSET reference has {what} for {wanted} (the mosaic's filter)")
     value = float(ref.columns["abvega_offset"][rows[0]])

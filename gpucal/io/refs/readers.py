@@ -394,7 +394,8 @@ def _read_apcorr(key):
         table = np.array(hdul["APCORR"].data)
     names = table.dtype.names or ()
     columns = _table_columns(path, names, [table[n] for n in names])
-    missing = [c for c in ("filter", *_APCORR_NUMBERS) if c not in columns]
+    # The selector columns differ by instrument (FGS has none); aperture_params checks them.
+    missing = [c for c in _APCORR_NUMBERS if c not in columns]
     if missing:
         raise ReferenceFileError(f"{path}: APCORR table lacks column(s) {', '.join(missing)} (has {sorted(columns)})")
     for column in _APCORR_NUMBERS:
@@ -406,7 +407,7 @@ def _read_apcorr(key):
 
 
 def read_apcorr(path):
-    """Read an imaging ``apcorr`` reference (FITS APCORR table: filter, pupil/subarray, eefraction, radius, ...)."""
+    """Read an imaging ``apcorr`` reference (APCORR table: filter, pupil/subarray (FGS: none), eefraction...)."""
     return _read_apcorr(_stat_key(path))
 
 
