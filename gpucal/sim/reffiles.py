@@ -360,14 +360,13 @@ def _primary(data, reftype, model_type, description, *, filter_pupil=True):
     ]
     if det.instrument == "nircam":
         cards += [("MODULE", det.module, "NIRCam module: A or B"), ("CHANNEL", det.channel, "Instrument channel")]
-    if not det.has_filter_wheel:
-        pass  # FGS: no FILTER or PUPIL keywords, as in its science files
-    elif filter_pupil:
-        cards.append(("FILTER", spec.filter, "Name of the filter element used"))
-        if det.has_pupil_wheel:
-            cards.append(("PUPIL", spec.pupil, "Name of the pupil element used"))
-    else:
-        cards.append(("FILTER", "N/A", "Name of the filter element used"))
+    if det.has_filter_wheel:  # FGS has none: no FILTER or PUPIL keywords, as in its science files
+        if filter_pupil:
+            cards.append(("FILTER", spec.filter, "Name of the filter element used"))
+            if det.has_pupil_wheel:
+                cards.append(("PUPIL", spec.pupil, "Name of the pupil element used"))
+        else:
+            cards.append(("FILTER", "N/A", "Name of the filter element used"))
     cards += [
         ("EXP_TYPE", det.exp_type, "Type of data in the exposure"),
         ("P_EXP_TY", det.p_exptype, "Applicable EXP_TYPE"),
