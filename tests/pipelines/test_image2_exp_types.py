@@ -11,6 +11,7 @@ from gpucal.errors import InputFileError, ReferenceFileError
 from gpucal.io.meta import Node
 from gpucal.pipelines.image2 import Image2Pipeline
 from gpucal.pipelines.image2.exp_types import (
+    IMAGE2_EXP_TYPES,
     IMAGING_WCS_EXP_TYPES,
     NIRSPEC_IMAGING_EXP_TYPES,
     RESAMPLED_EXP_TYPES,
@@ -32,10 +33,14 @@ def test_the_official_table_is_calibrated_and_everything_else_refused():
         "NIRISS": ("NIS_IMAGE", "NIS_AMI", "NIS_TACQ", "NIS_TACONFIRM", "NIS_FOCUS"),
         "FGS": ("FGS_IMAGE", "FGS_FOCUS"),
     }
-    for instrument, types in table.items():
+    nirspec = ("NRS_TACQ", "NRS_TASLIT", "NRS_TACONFIRM", "NRS_CONFIRM", "NRS_FOCUS", "NRS_IMAGE", "NRS_MIMF",
+               "NRS_WATA", "NRS_MSATA", "NRS_VERIFY")  # fmt: skip
+    for instrument, types in (*table.items(), ("NIRSPEC", nirspec)):
         for exp_type in types:
             assert check_image2_exp_type(_meta(exp_type.lower(), instrument), "x.fits") == exp_type
     assert set(IMAGING_WCS_EXP_TYPES) == {t for types in table.values() for t in types}
+    assert set(NIRSPEC_IMAGING_EXP_TYPES) == set(nirspec)
+    assert set(IMAGE2_EXP_TYPES) == set(IMAGING_WCS_EXP_TYPES) | set(nirspec)
     assert set(RESAMPLED_EXP_TYPES) == {"NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE"}
 
 
@@ -45,7 +50,8 @@ def test_the_official_table_is_calibrated_and_everything_else_refused():
         ("NRC_WFSS", "NIRCAM", "spectroscopic mode: calibrate it with calwebb_spec2"),
         ("NIS_SOSS", "NIRISS", "spectroscopic mode"),
         ("NRS_IFU", "NIRSPEC", "spectroscopic mode"),
-        *[(t, "NIRSPEC", "NIRSpec imaging mode") for t in NIRSPEC_IMAGING_EXP_TYPES],
+        ("NRS_IMAGE", "NIRCAM", "NIRSPEC exposure type but INSTRUME is NIRCAM"),
+        ("NRS_DARK", "NIRSPEC", "not an imaging exposure type"),
         ("NRC_DARK", "NIRCAM", "not an imaging exposure type calwebb_image2 calibrates"),
         ("FGS_FINEGUIDE", "FGS", "not an imaging exposure type"),
         ("NIS_IMAGE", "NIRCAM", "NIRISS exposure type but INSTRUME is NIRCAM"),
@@ -57,16 +63,21 @@ def test_refused_types_name_the_file_and_the_type(exp_type, instrument, says):
         check_image2_exp_type(_meta(exp_type, instrument), "/data/jw_x_rate.fits")
     assert info.value.exit_code == 4
     assert str(info.value).startswith("/data/jw_x_rate.fits: EXP_TYPE ")
-    assert set(SPECTROSCOPIC_EXP_TYPES).isdisjoint(IMAGING_WCS_EXP_TYPES)
+    assert set(SPECTROSCOPIC_EXP_TYPES).isdisjoint(IMAGE2_EXP_TYPES)
 
 
-def test_cli_refuses_a_nirspec_imaging_exposure_with_exit_4(tmp_path, capsys):
+def test_nirspec_imaging_without_its_optics_references_is_exit_5_naming_the_type(tmp_path, capsys):
+    """A NIRSpec imaging exposure is calibrated; without the optical-model references it stops with exit 5."""
     from gpucal.cli import main
 
-    rate = write_small_rate(tmp_path, **{"exposure.type": "NRS_IMAGE", "instrument.name": "NIRSPEC"})
-    assert main(["image2", str(rate), "--device", "cpu", "--output-dir", str(tmp_path / "out")]) == 4
+    rate = write_small_rate(
+        tmp_path, **{"exposure.type": "NRS_IMAGE", "instrument.name": "NIRSPEC", "instrument.detector": "NRS1"}
+    )
+    args = ["image2", str(rate), "--device", "cpu", "--output-dir", str(tmp_path / "out")]
+    assert main([*args, "--steps.assign_wcs.override_disperser=N/A"]) == 5
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("gpucal: error:")]
-    assert str(rate) in line and "EXP_TYPE NRS_IMAGE" in line and "NIRSpec" in line
+    assert str(rate) in line and "no disperser reference" in line and "collimator" in line
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_a_refused_type_stops_before_background_subtraction(tmp_path, steps):

@@ -48,6 +48,7 @@ KEYWORDS = {
     "DETECTOR": ("P_DETECT", "instrument.detector", "instrument.p_detector"),
     "FILTER": ("P_FILTER", "instrument.filter", "instrument.p_filter"),
     "PUPIL": ("P_PUPIL", "instrument.pupil", "instrument.p_pupil"),
+    "GRATING": ("P_GRATIN", "instrument.grating", "instrument.p_grating"),
     "CHANNEL": ("P_CHANNE", "instrument.channel", "instrument.p_channel"),
     "MODULE": (None, "instrument.module", None),
     "BAND": ("P_BAND", "instrument.band", "instrument.p_band"),
@@ -69,6 +70,7 @@ SELECTORS = {
         "MIRI": ("DETECTOR", "FILTER", "BAND", "READPATT", "SUBARRAY"),
         "NIRISS": ("DETECTOR", "FILTER", "PUPIL"),
         "FGS": ("DETECTOR", "EXP_TYPE"),
+        "NIRSPEC": ("DETECTOR", "FILTER", "EXP_TYPE"),
     },
     "photom": {
         "NIRCAM": ("DETECTOR", "EXP_TYPE"),
@@ -93,6 +95,11 @@ SELECTORS = {
         "MIRI": ("DETECTOR", "EXP_TYPE"),
         "NIRISS": ("EXP_TYPE",),
     },
+    # NIRSpec's optical model (the imaging-mode WCS): one reference per element, by EXP_TYPE, the
+    # disperser also by GRATING and the FORE optics by FILTER.
+    **{reftype: {"NIRSPEC": ("EXP_TYPE",)} for reftype in ("camera", "collimator", "fpa", "ote", "wavelengthrange")},
+    "disperser": {"NIRSPEC": ("EXP_TYPE", "GRATING")},
+    "fore": {"NIRSPEC": ("EXP_TYPE", "FILTER")},
     "apcorr": {"NIRCAM": ("EXP_TYPE",), "MIRI": ("EXP_TYPE",), "NIRISS": ("EXP_TYPE",), "FGS": ("EXP_TYPE",)},
     "abvegaoffset": {"NIRCAM": ("EXP_TYPE",), "MIRI": ("EXP_TYPE",), "NIRISS": ("EXP_TYPE",), "FGS": ("EXP_TYPE",)},
 }

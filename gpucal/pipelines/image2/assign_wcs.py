@@ -2,8 +2,9 @@
 
 Builds detector -> v2v3 -> v2v3vacorr -> world for the NIRCam, MIRI, NIRISS
 and FGS imaging exposure types (:mod:`gpucal.pipelines.image2.exp_types`),
-then S_REGION and (``sip_approx``) the FITS SIP approximation in
-``meta.wcsinfo``, as jwst writes them. As in jwst, NIRCam, MIRI and NIRISS
+and NIRSpec's optical-model WCS for its imaging-mode types
+(:mod:`gpucal.wcs.nirspec`), then S_REGION and (``sip_approx``) the FITS SIP
+approximation in ``meta.wcsinfo``, as jwst writes them. As in jwst, NIRCam, MIRI and NIRISS
 shift the detector by the filter's offset (filteroffset reference, NIRCam
 and NIRISS rows by filter and pupil, MIRI by filter); FGS has no filters and
 no filteroffset reference (CRDS has none; jwst's FGS WCS ignores one). The
@@ -16,11 +17,17 @@ import typing
 
 from gpucal.errors import InputFileError, ReferenceFileError
 from gpucal.io.refs import read_distortion, read_filteroffset
-from gpucal.pipelines.image2.exp_types import IMAGING_WCS_EXP_TYPES, check_image2_exp_type
+from gpucal.io.refs.nirspec import NIRSPEC_OPTICS_REFTYPES, read_nirspec_optics
+from gpucal.pipelines.image2.exp_types import (
+    IMAGING_WCS_EXP_TYPES,
+    NIRSPEC_IMAGING_EXP_TYPES,
+    check_image2_exp_type,
+)
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
 from gpucal.wcs.footprint import s_region_imaging, sip_wcsinfo
 from gpucal.wcs.imaging import imaging_wcs
+from gpucal.wcs.nirspec import nirspec_imaging_wcs
 from gpucal.wcs.pointing import Pointing
 
 __all__ = ["IMAGING_EXP_TYPES", "AssignWcsStep"]
@@ -60,43 +67,21 @@ class AssignWcsStep(Step):
         exp_type = check_image2_exp_type(exposure.meta, source)
         instrument = str(exposure.meta.instrument.name or "").upper()
         missing = [k.upper() for k in _POINTING if exposure.meta.wcsinfo.get(k) is None]
-        if missing:
+        opaque = str(exposure.meta.instrument.filter or "").strip().upper() == "OPAQUE"
+        if missing and not (exp_type in NIRSPEC_IMAGING_EXP_TYPES and opaque):  # an OPAQUE WCS ends at the MSA
             raise InputFileError(
                 f"{source}: missing pointing keywords {', '.join(missing)}; assign_wcs cannot build the WCS"
             )
 
-        distortion_path = self.reference("distortion", exposure, ctx)
-        if distortion_path == "N/A":
-            raise ReferenceFileError(f"assign_wcs: no distortion reference for {source}; it is required for imaging")
-        if instrument in _FILTER_OFFSET_INSTRUMENTS:
-            filteroffset_path = self.reference("filteroffset", exposure, ctx)
-        else:  # FGS: CRDS has no filteroffset reference, and jwst's FGS WCS does not use one even if given
-            if "filteroffset" in self.overrides:
-                self.reference("filteroffset", exposure, ctx)  # recorded (R_FILOFF) as jwst records it
-            else:
-                ctx.record_reference(exposure, "filteroffset", "N/A")
-            filteroffset_path = "N/A"
-        for reftype in self.reference_file_types[2:]:
-            recorded = self.overrides.get(reftype, "N/A")
-            ctx.record_reference(exposure, reftype, recorded if recorded == "N/A" else str(recorded))
-
-        distortion = read_distortion(distortion_path)
-        offset = None
-        if filteroffset_path != "N/A":
-            offsets = read_filteroffset(filteroffset_path)
-            pupil = exposure.meta.instrument.pupil if instrument != "MIRI" else None
-            offset = offsets.offset_for(exposure.meta.instrument.filter, pupil)
-        sub = exposure.meta.subarray
-        subarray = (sub.xstart, sub.ystart, sub.xsize, sub.ysize) if sub.xstart is not None else None
-        wcs = imaging_wcs(
-            distortion.model,
-            Pointing.from_meta(exposure.meta),
-            shape=exposure.shape,
-            filter_offset=offset,
-            subarray=subarray,
-        )
+        if exp_type in NIRSPEC_IMAGING_EXP_TYPES:
+            wcs = self._nirspec_wcs(exposure, ctx)
+        else:
+            wcs = self._imaging_wcs(exposure, ctx, instrument)
         exposure.meta.wcs = wcs
         exposure.meta.cal_step.assign_wcs = "COMPLETE"
+        if wcs.output_frame.name != "world":  # jwst: no S_REGION and no SIP without a sky frame
+            exposure.meta.wcsinfo.s_region = None
+            return exposure
 
         try:
             s_region = s_region_imaging(wcs, exposure.shape)
@@ -117,3 +102,70 @@ class AssignWcsStep(Step):
             else:
                 exposure.meta_tree["wcsinfo"] = wcsinfo
         return exposure
+
+    def _record_unused(self, exposure, ctx, used):
+        """Record the reftypes this WCS does not read as jwst does (N/A, or the override given)."""
+        for reftype in self.reference_file_types:
+            if reftype not in used:
+                recorded = self.overrides.get(reftype, "N/A")
+                ctx.record_reference(exposure, reftype, recorded if recorded == "N/A" else str(recorded))
+
+    def _nirspec_wcs(self, exposure, ctx):
+        """NIRSpec's optical-model WCS from the seven optics references (jwst's ``nirspec.imaging``)."""
+        source = exposure.path or exposure.meta.filename or "exposure"
+        paths = {}
+        for reftype in NIRSPEC_OPTICS_REFTYPES:
+            path = self.reference(reftype, exposure, ctx)
+            if path == "N/A":
+                raise ReferenceFileError(
+                    f"assign_wcs: no {reftype} reference for {source}; NIRSpec's imaging WCS needs "
+                    f"{', '.join(NIRSPEC_OPTICS_REFTYPES)}"
+                )
+            paths[reftype] = path
+        self._record_unused(exposure, ctx, NIRSPEC_OPTICS_REFTYPES)
+        meta = exposure.meta
+        instrument, sub = meta.instrument, meta.subarray
+        opaque = str(instrument.filter or "").strip().upper() == "OPAQUE"
+        result = nirspec_imaging_wcs(
+            read_nirspec_optics(paths),
+            None if opaque else Pointing.from_meta(meta),
+            detector=instrument.detector, filter=instrument.filter, grating=instrument.grating,
+            lamp=instrument.lamp_state, exp_type=meta.exposure.type, xstart=sub.xstart or 1, ystart=sub.ystart or 1,
+            gwa_xtilt=instrument.gwa_xtilt, gwa_ytilt=instrument.gwa_ytilt,
+        )  # fmt: skip
+        meta.wcsinfo.waverange_start = result.waverange[0]
+        meta.wcsinfo.waverange_end = result.waverange[1]
+        meta.wcsinfo.spectral_order = result.spectral_order
+        return result.wcs
+
+    def _imaging_wcs(self, exposure, ctx, instrument):
+        """The distortion-reference imaging WCS (NIRCam, MIRI, NIRISS, FGS)."""
+        source = exposure.path or exposure.meta.filename or "exposure"
+        distortion_path = self.reference("distortion", exposure, ctx)
+        if distortion_path == "N/A":
+            raise ReferenceFileError(f"assign_wcs: no distortion reference for {source}; it is required for imaging")
+        if instrument in _FILTER_OFFSET_INSTRUMENTS:
+            filteroffset_path = self.reference("filteroffset", exposure, ctx)
+        else:  # FGS: CRDS has no filteroffset reference, and jwst's FGS WCS does not use one even if given
+            if "filteroffset" in self.overrides:
+                self.reference("filteroffset", exposure, ctx)  # recorded (R_FILOFF) as jwst records it
+            else:
+                ctx.record_reference(exposure, "filteroffset", "N/A")
+            filteroffset_path = "N/A"
+        self._record_unused(exposure, ctx, self.reference_file_types[:2])
+
+        distortion = read_distortion(distortion_path)
+        offset = None
+        if filteroffset_path != "N/A":
+            offsets = read_filteroffset(filteroffset_path)
+            pupil = exposure.meta.instrument.pupil if instrument != "MIRI" else None
+            offset = offsets.offset_for(exposure.meta.instrument.filter, pupil)
+        sub = exposure.meta.subarray
+        subarray = (sub.xstart, sub.ystart, sub.xsize, sub.ysize) if sub.xstart is not None else None
+        return imaging_wcs(
+            distortion.model,
+            Pointing.from_meta(exposure.meta),
+            shape=exposure.shape,
+            filter_offset=offset,
+            subarray=subarray,
+        )

@@ -17,17 +17,21 @@ happens to it depends on the type:
 * time-series (TSO) and WFS&C visits skip steps through their parameter
   references (:mod:`gpucal.pipelines.image2.defaults`).
 
-gpucal calibrates the types of :data:`IMAGING_WCS_EXP_TYPES` exactly as jwst does
-and refuses every other one before any step runs, with one line naming the
-file and the type (:class:`~gpucal.errors.InputFileError`, exit code 4):
-spectroscopic types belong to calwebb_spec2, NIRSpec's imaging-mode types need
-its optical-model WCS, which gpucal does not implement, and calibration and
-engineering types (darks, flats, lamps) have no WCS in jwst either.
+gpucal calibrates the types of :data:`IMAGING_WCS_EXP_TYPES` and
+:data:`NIRSPEC_IMAGING_EXP_TYPES` exactly as jwst does and refuses every
+other one before any step runs, with one line naming the file and the type
+(:class:`~gpucal.errors.InputFileError`, exit code 4): spectroscopic types
+belong to calwebb_spec2, and calibration and engineering types (darks, flats,
+lamps) have no WCS in jwst either. NIRSpec's imaging-mode types are flat
+fielded with the plain ``flat`` reference (not the fflat/sflat/dflat of its
+spectroscopy) and are not flux calibrated: CRDS has no photom or area
+reference for them, so photom is SKIPPED and the ``_cal`` stays in DN/s.
 """
 
 from gpucal.errors import InputFileError
 
 __all__ = [
+    "IMAGE2_EXP_TYPES",
     "IMAGING_WCS_EXP_TYPES",
     "NIRSPEC_IMAGING_EXP_TYPES",
     "RESAMPLED_EXP_TYPES",
@@ -45,7 +49,7 @@ IMAGING_WCS_EXP_TYPES = {
 }
 #: Types image2 resamples into an ``_i2d`` (2-D exposures only), jwst's ``image_exptypes``.
 RESAMPLED_EXP_TYPES = ("MIR_IMAGE", "NRC_IMAGE", "NIS_IMAGE", "FGS_IMAGE")
-#: NIRSpec imaging-mode types: jwst builds the NIRSpec optical-model WCS for them (not implemented in gpucal).
+#: NIRSpec imaging-mode types: jwst builds the NIRSpec optical-model WCS for them (``nirspec.imaging``).
 NIRSPEC_IMAGING_EXP_TYPES = (
     "NRS_TACQ", "NRS_TASLIT", "NRS_TACONFIRM", "NRS_CONFIRM", "NRS_FOCUS", "NRS_IMAGE", "NRS_MIMF", "NRS_WATA",
     "NRS_MSATA", "NRS_VERIFY",
@@ -56,7 +60,9 @@ SPECTROSCOPIC_EXP_TYPES = (
     "NRC_WFSS", "NRC_GRISM", "NRS_FIXEDSLIT", "NRS_IFU", "NRS_MSASPEC", "NRS_BRIGHTOBJ", "NRS_LAMP",
     "NRS_AUTOWAVE", "NRS_AUTOFLAT",
 )  # fmt: skip
-_SUPPORTED_TEXT = ", ".join(IMAGING_WCS_EXP_TYPES)
+#: EXP_TYPE -> INSTRUME of every type gpucal's image2 calibrates.
+IMAGE2_EXP_TYPES = {**IMAGING_WCS_EXP_TYPES, **dict.fromkeys(NIRSPEC_IMAGING_EXP_TYPES, "NIRSPEC")}
+_SUPPORTED_TEXT = ", ".join(IMAGE2_EXP_TYPES)
 
 
 def exp_type_of(meta):
@@ -77,20 +83,20 @@ def check_image2_exp_type(meta, source):
     Returns
     -------
     str
-        The EXP_TYPE (one of :data:`IMAGING_WCS_EXP_TYPES`).
+        The EXP_TYPE (one of :data:`IMAGE2_EXP_TYPES`).
 
     Raises
     ------
     InputFileError
-        A missing, spectroscopic, NIRSpec imaging-mode or unknown EXP_TYPE, or one of another
+        A missing, spectroscopic or unknown EXP_TYPE, or one of another
         instrument than INSTRUME (exit code 4); the message names the file and the type.
     """
     exp_type = exp_type_of(meta)
     instrument = str(meta.instrument.name or "").strip().upper()
     if not exp_type:
         raise InputFileError(f"{source}: EXP_TYPE (missing): calwebb_image2 needs it to choose the calibration")
-    if exp_type in IMAGING_WCS_EXP_TYPES:
-        wanted = IMAGING_WCS_EXP_TYPES[exp_type]
+    if exp_type in IMAGE2_EXP_TYPES:
+        wanted = IMAGE2_EXP_TYPES[exp_type]
         if instrument != wanted:
             raise InputFileError(
                 f"{source}: EXP_TYPE {exp_type} is a {wanted} exposure type but INSTRUME is {instrument or '(missing)'}"
@@ -100,11 +106,6 @@ def check_image2_exp_type(meta, source):
         raise InputFileError(
             f"{source}: EXP_TYPE {exp_type} is a spectroscopic mode: calibrate it with calwebb_spec2, "
             "not calwebb_image2"
-        )
-    if exp_type in NIRSPEC_IMAGING_EXP_TYPES:
-        raise InputFileError(
-            f"{source}: EXP_TYPE {exp_type} (NIRSpec imaging mode) needs NIRSpec's optical-model WCS (disperser, "
-            "collimator, fore, fpa, camera, ote references), which gpucal does not implement; use jwst's calwebb_image2"
         )
     raise InputFileError(
         f"{source}: EXP_TYPE {exp_type} is not an imaging exposure type calwebb_image2 calibrates (gpucal supports "

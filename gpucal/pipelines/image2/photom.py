@@ -8,6 +8,9 @@ map becomes the AREA extension and PIXAR_SR/PIXAR_A2 come from the area
 reference (or the photom file). As jwst 3.0 does, a NIRISS ``_rateints``
 cube is not converted (jwst's NIRISS photom refuses a CubeModel and the step
 records SKIPPED), though its AREA and pixel-area keywords are already set.
+NIRSpec's imaging-mode exposures have no photom or area reference in CRDS
+(their photom is spectroscopic): the step records both as N/A and SKIPPED,
+and the ``_cal`` stays in DN/s, as jwst's.
 """
 
 import dataclasses
@@ -21,6 +24,7 @@ from gpucal.engine import to_device
 from gpucal.errors import GpucalError, ReferenceFileError, StepSkippedWarning
 from gpucal.io.refs import read_area, read_photom
 from gpucal.kernels import kernel_for
+from gpucal.pipelines.image2.exp_types import NIRSPEC_IMAGING_EXP_TYPES, exp_type_of
 from gpucal.pipelines.image2.flat_field import reference_cutout
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
@@ -113,6 +117,8 @@ class PhotomStep(Step):
 
     def process(self, exposure, ctx):
         instrument = str(exposure.meta.instrument.name or "").upper()
+        if instrument == "NIRSPEC" and exp_type_of(exposure.meta) in NIRSPEC_IMAGING_EXP_TYPES:
+            return self._nirspec_imaging(exposure, ctx)
         if instrument not in _INSTRUMENTS:
             raise GpucalError(
                 f"photom: instrument {instrument or '(missing)'} is not supported (NIRCam, MIRI, NIRISS, FGS imaging)"
@@ -193,6 +199,23 @@ class PhotomStep(Step):
         meta.bunit_data = unit
         meta.bunit_err = unit
         exposure.meta.cal_step.photom = "COMPLETE"
+        return exposure
+
+    def _nirspec_imaging(self, exposure, ctx):
+        """NIRSpec imaging modes: CRDS gives no photom or area (N/A), so jwst skips the step; so does gpucal."""
+        given = [r for r in ("photom", "area") if str(self.overrides.get(r, "N/A")).upper() != "N/A"]
+        if given:
+            raise ReferenceFileError(
+                f"photom: {exposure.path or exposure.meta.filename}: override_{given[0]} given, but NIRSpec imaging "
+                f"mode {exp_type_of(exposure.meta)} has no photometric calibration (jwst 3.0 and CRDS have none)"
+            )
+        for reftype in ("photom", "area"):
+            ctx.record_reference(exposure, reftype, "N/A")
+        warnings.warn(
+            "photom: NIRSpec imaging-mode exposures have no photom reference; step skipped, data stay in DN/s",
+            StepSkippedWarning, stacklevel=2,
+        )  # fmt: skip
+        exposure.meta.cal_step.photom = "SKIPPED"
         return exposure
 
     def _save_area_info(self, exposure, photom, area_path, ctx):
