@@ -17,20 +17,22 @@ def add_parser(sub):
     parser.add_argument("outdir", type=pathlib.Path, help="output folder (created if needed)")
     parser.add_argument(
         "--instrument", default=None,
-        help="nircam, miri, niriss or fgs (default: nircam, or the instrument of --exp-type)",
+        help="nircam, miri, niriss, fgs or nirspec (default: nircam, or the instrument of --exp-type)",
     )  # fmt: skip
     parser.add_argument(
         "--detector", default=None,
-        help="e.g. nrca1..nrcb5, mirimage, nis, guider1, guider2 (default: nrca1 / mirimage / nis / guider1)",
+        help="e.g. nrca1..nrcb5, mirimage, nis, guider1, guider2, nrs1, nrs2 "
+        "(default: nrca1 / mirimage / nis / guider1 / nrs1)",
     )  # fmt: skip
     parser.add_argument(
         "--filter", default=None,
-        help="e.g. f200w, f770w, f150w, f480m-nrm, clear (default: f200w / f770w / f150w / clear)",
+        help="e.g. f200w, f770w, f150w, f480m-nrm, clear, f110w, f140x "
+        "(default: f200w / f770w / f150w / clear / f110w)",
     )  # fmt: skip
     parser.add_argument(
         "--exp-type", default=None, dest="exp_type",
-        help="an imaging EXP_TYPE of image2 (NRC_CORON, MIR_LYOT, NIS_AMI, FGS_FOCUS, ...): exposures of that mode, "
-        "with the mode's default detector, filter and size (default: science imaging; see gpucal.sim.modes)",
+        help="an imaging EXP_TYPE of image2 (NRC_CORON, MIR_LYOT, NIS_AMI, FGS_FOCUS, NRS_TACQ, ...): exposures of "
+        "that mode, with the mode's default detector, filter and size (default: science imaging; see gpucal.sim.modes)",
     )  # fmt: skip
     parser.add_argument("--exposures", type=int, default=4, help="dithered science exposures (default: 4)")
     parser.add_argument("--backgrounds", type=int, default=2, help="dedicated background exposures (default: 2)")

@@ -7,11 +7,16 @@ The simulator lets every part of gpucal run and be tested offline:
   reference files;
 * :func:`make_reference_files` / :func:`make_reference_data` build the
   CRDS-format distortion, filteroffset, flat, photom and area references of
-  a detector and filter;
-* :func:`make_exposure` makes one exposure in memory.
+  a detector and filter (NIRSpec: a flat and its optical-model references);
+* :func:`make_exposure` makes one exposure in memory;
+* :func:`gpucal.sim.modes.simulate_mode` makes exposures of any imaging
+  EXP_TYPE of image2, NIRSpec's imaging modes included.
 
 The distortion comes from the SIAF coefficients shipped with pysiaf (the
 ``sim`` extra); the XML is read directly, pysiaf itself is never imported.
+NIRSpec has no distortion reference: its WCS comes from a simulated optical
+model (:mod:`gpucal.sim.nirspec`, written as CRDS files by
+:mod:`gpucal.sim.nirspec_refs`) placed where the SIAF has its detectors.
 """
 
 from gpucal.sim.exposure import SimulatedExposure, make_exposure, sky_brightness

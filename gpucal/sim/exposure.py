@@ -13,6 +13,12 @@ collected with it and subtracted again as stage 1's dark_sub does. Since the
 flat reference is QE x area, jwst's flat_field and photom turn the sky back
 into ``B`` MJy/sr and a point source into ``flux`` Jy when summed with the
 pixel areas (``SCI * PIXAR_SR * AREA * 1e6``).
+
+NIRSpec has no photom: its data stay in DN/s, its flat is the QE alone, and
+a point source's flux is the sum of its flat-fielded ``SCI`` divided by the
+DN/s per Jy of :mod:`gpucal.sim.reffiles`. Its WCS is the optical model's
+(:mod:`gpucal.sim.nirspec_refs`), evaluated at the exposure's GWA tilt
+readings (GWA_XTIL, GWA_YTIL), drawn per exposure around the calibration ones.
 """
 
 import dataclasses
@@ -87,6 +93,8 @@ class SimulatedExposure:
         Pixels holding unflagged cosmic-ray residuals.
     counts : dict
         Numbers of injected artefacts.
+    gwa : gpucal.sim.nirspec.GwaReadings or None
+        NIRSpec: the GWA tilt readings the WCS and the header use; None for the other instruments.
     """
 
     rate: Exposure
@@ -100,6 +108,7 @@ class SimulatedExposure:
     expected: np.ndarray
     residual_cr: np.ndarray
     counts: dict
+    gwa: object = None
 
 
 def aperture_pointing(detector, subarray, ra, dec, roll, *, va_scale=_VA_SCALE):
@@ -129,8 +138,23 @@ def footprint_area(reference, subarray):
     return subarray.xsize * subarray.ysize * reference.pixar_a2
 
 
-def exposure_wcs(reference, subarray, pointing):
-    """The imaging gwcs of an exposure (as jwst's assign_wcs builds it from these references)."""
+def exposure_wcs(reference, subarray, pointing, gwa=None):
+    """The imaging gwcs of an exposure (as jwst's assign_wcs builds it from these references).
+
+    ``gwa`` (NIRSpec only): the exposure's :class:`~gpucal.sim.nirspec.GwaReadings`.
+
+    Raises
+    ------
+    ParameterError
+        ``gwa`` for another instrument than NIRSpec.
+    """
+    if reference.detector.instrument == "nirspec":
+        from gpucal.sim.nirspec_refs import exposure_wcs as nirspec_wcs
+
+        return nirspec_wcs(reference.detector, reference.filter, subarray, pointing, gwa)
+    if gwa is not None:
+        instrument = reference.detector.instrument_name
+        raise ParameterError(f"gwa: GWA tilt readings are NIRSpec keywords, not {instrument} ones")
     placement = None if subarray.is_full else (subarray.xstart, subarray.ystart, subarray.xsize, subarray.ysize)
     return imaging_wcs(
         reference.distortion, pointing, shape=subarray.shape, filter_offset=reference.filter_offset, subarray=placement
@@ -165,7 +189,7 @@ def _int_times(start_mjd, readout, nints):
 def make_exposure(
     *, instrument="nircam", detector=None, filter=None, size=256, seed=1, nints=1, tso=False,
     background=False, pointing=None, header_pointing=None, scene=None, ids=None, start_mjd=_DEFAULT_START_MJD,
-    dither=None, total_exposures=1, target=None, reference=None, want_ints=None, rng=None,
+    dither=None, total_exposures=1, target=None, reference=None, want_ints=None, rng=None, gwa=None,
 ):  # fmt: skip
     """Simulate one imaging exposure in memory.
 
@@ -194,6 +218,9 @@ def make_exposure(
         Also return the ``_rateints`` product (default: when ``nints > 1`` or ``tso``).
     rng : numpy.random.Generator, optional
         Random stream (default: from ``seed``).
+    gwa : gpucal.sim.nirspec.GwaReadings, optional
+        NIRSpec: the GWA tilt readings (default: drawn from the random stream); an error for the other
+        instruments.
 
     Returns
     -------
@@ -203,7 +230,7 @@ def make_exposure(
     ------
     ParameterError
         Unknown instrument, detector or filter; a bad size, nints or seed;
-        a time series with fewer than 2 integrations.
+        a time series with fewer than 2 integrations; ``gwa`` for another instrument than NIRSpec.
     """
     _check_positive_int("nints", nints)
     if tso and nints < 2:
@@ -222,8 +249,12 @@ def make_exposure(
     ids = ids or ObservationIds()
     target = target or (pointing.ra_ref, pointing.dec_ref)
 
-    wcs = exposure_wcs(reference, subarray, pointing)
-    header_wcs = wcs if header_pointing is pointing else exposure_wcs(reference, subarray, header_pointing)
+    if det.instrument == "nirspec":
+        from gpucal.sim.nirspec import draw_gwa_readings
+
+        gwa = gwa or draw_gwa_readings(rng)
+    wcs = exposure_wcs(reference, subarray, pointing, gwa)
+    header_wcs = wcs if header_pointing is pointing else exposure_wcs(reference, subarray, header_pointing, gwa)
     photmjsr = reference.photmjsr(subarray.name)
     dn_per_jy = 1.0 / (photmjsr * 1e6 * reference.pixar_sr)
     rows, cols = subarray.slices
@@ -250,7 +281,7 @@ def make_exposure(
     meta_args = dict(
         detector=det, filter_spec=spec, subarray=subarray, readout=readout, nints=nints, ids=ids,
         pointing=header_pointing, start_mjd=start_mjd, target=target, wcs=header_wcs, tso=tso, background=background,
-        dither=dither, total_exposures=total_exposures,
+        dither=dither, total_exposures=total_exposures, gwa=gwa,
     )  # fmt: skip
     data, err, var_p, var_r, dq = noise.combined()
     rate = Exposure(
@@ -266,5 +297,5 @@ def make_exposure(
         )  # fmt: skip
     return SimulatedExposure(
         rate, rateints, ids.root(det.name), pointing, header_pointing, wcs, np.asarray(x), np.asarray(y),
-        expected.astype(np.float32), noise.residual_cr, noise.counts,
+        expected.astype(np.float32), noise.residual_cr, noise.counts, gwa,
     )  # fmt: skip

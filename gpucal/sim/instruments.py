@@ -1,7 +1,8 @@
 """What the simulator knows about JWST imagers: detectors, filters, subarrays, readouts.
 
-Instruments: NIRCam, MIRI, NIRISS (imaging, AMI with the non-redundant mask)
-and FGS (the guiders' science imaging mode).
+Instruments: NIRCam, MIRI, NIRISS (imaging, AMI with the non-redundant mask),
+FGS (the guiders' science imaging mode) and NIRSpec's imaging modes (target
+acquisition, confirmation, focus and MSA imaging through the GWA mirror).
 
 Values are nominal and rounded (enough for data that look and behave like
 flight data), not calibrated ones:
@@ -39,7 +40,7 @@ __all__ = [
     "resolve_options",
 ]
 
-INSTRUMENTS = ("nircam", "miri", "niriss", "fgs")
+INSTRUMENTS = ("nircam", "miri", "niriss", "fgs", "nirspec")
 
 #: EXP_TYPEs that calwebb_image2 processes as imaging, per instrument (the first is the science imaging one).
 #: The simulated references serve all of them (P_EXP_TY), as the flight imaging references do.
@@ -48,7 +49,9 @@ IMAGE2_EXP_TYPES = {
     "miri": ("MIR_IMAGE", "MIR_LYOT", "MIR_4QPM", "MIR_CORONCAL", "MIR_TACQ", "MIR_TACONFIRM"),
     "niriss": ("NIS_IMAGE", "NIS_AMI", "NIS_TACQ", "NIS_TACONFIRM", "NIS_FOCUS"),
     "fgs": ("FGS_IMAGE", "FGS_FOCUS"),
-}
+    "nirspec": ("NRS_IMAGE", "NRS_TACQ", "NRS_TASLIT", "NRS_TACONFIRM", "NRS_CONFIRM", "NRS_FOCUS", "NRS_MIMF",
+                "NRS_WATA", "NRS_MSATA", "NRS_VERIFY"),
+}  # fmt: skip
 #: Further EXP_TYPEs listed in P_EXP_TY of the simulated references (as on the flight NIRCam ones).
 _EXTRA_P_EXPTYPES = {"nircam": ("NRC_FLAT", "NRC_LED", "NRC_WFSC")}
 # name -> (pivot wavelength um, fractional bandwidth, filter-wheel element, pupil-wheel element)
@@ -92,6 +95,12 @@ _NIRISS = {
 }  # fmt: skip
 # FGS has no filter: one broad band (0.6-5 um), FILTER and PUPIL absent from its headers.
 _FGS = {"CLEAR": (2.8, 1.5, "N/A", "N/A")}
+# NIRSpec images through its filter wheel and the GWA's mirror: F110W and F140X (target acquisition), CLEAR
+# (0.6-5.3 um). No pupil wheel.
+_NIRSPEC = {
+    "F110W": (1.12, 0.24, "F110W", "N/A"), "F140X": (1.40, 0.86, "F140X", "N/A"),
+    "CLEAR": (2.0, 2.3, "CLEAR", "N/A"),
+}  # fmt: skip
 _NRM_THROUGHPUT = 0.15
 
 # Subarray candidates by instrument, in order of preference for a given size.
@@ -129,13 +138,13 @@ class DetectorSpec:
     Attributes
     ----------
     instrument : str
-        ``"nircam"``, ``"miri"``, ``"niriss"`` or ``"fgs"``.
+        ``"nircam"``, ``"miri"``, ``"niriss"``, ``"fgs"`` or ``"nirspec"``.
     name : str
-        Lower-case name used in file names (``nrca1``, ``nrcalong``, ``mirimage``, ``nis``, ``guider1``).
+        Lower-case name used in file names (``nrca1``, ``nrcalong``, ``mirimage``, ``nis``, ``guider1``, ``nrs1``).
     detector : str
-        DETECTOR keyword (``NRCA1``, ``NRCALONG``, ``MIRIMAGE``, ``NIS``, ``GUIDER1``).
+        DETECTOR keyword (``NRCA1``, ``NRCALONG``, ``MIRIMAGE``, ``NIS``, ``GUIDER1``, ``NRS1``).
     siaf_prefix : str
-        SIAF aperture prefix (``NRCA1``, ``NRCA5``, ``MIRIM``, ``NIS``, ``FGS1``).
+        SIAF aperture prefix (``NRCA1``, ``NRCA5``, ``MIRIM``, ``NIS``, ``FGS1``, ``NRS1``).
     module, channel : str or None
         NIRCam module (A/B) and channel (SHORT/LONG); None for the other instruments.
     full_shape : tuple of int
@@ -155,7 +164,7 @@ class DetectorSpec:
     full_aperture_name : str or None
         SIAF full-frame aperture when it is not ``<siaf_prefix>_FULL`` (NIRISS: ``NIS_CEN``).
     fast_axis : str
-        Detector axis read fastest (``"x"``: NIRCam, MIRI; ``"y"``: NIRISS, FGS), for FASTAXIS/SLOWAXIS.
+        Detector axis read fastest (``"x"``: NIRCam, MIRI; ``"y"``: NIRISS, FGS, NIRSpec), for FASTAXIS/SLOWAXIS.
     """
 
     instrument: str
@@ -181,7 +190,7 @@ class DetectorSpec:
 
     @property
     def exp_type(self):
-        """EXP_TYPE of a science imaging exposure (NRC_IMAGE, MIR_IMAGE, NIS_IMAGE, FGS_IMAGE)."""
+        """EXP_TYPE of a science imaging exposure (NRC_IMAGE, MIR_IMAGE, NIS_IMAGE, FGS_IMAGE, NRS_IMAGE)."""
         return IMAGE2_EXP_TYPES[self.instrument][0]
 
     @property
@@ -372,6 +381,14 @@ _DETECTORS = {
         )
         for k in (1, 2)
     },
+    # NIRSpec: SCAs 491 and 492, ~1 e-/DN; NRS2 is read rotated by 180 degrees (FASTAXIS -2).
+    **{
+        f"nrs{k}": DetectorSpec(
+            "nirspec", f"nrs{k}", f"NRS{k}", f"NRS{k}", None, None, (2048, 2048), gain=1.0, read_noise=10.0,
+            saturation=55000.0, pixel_pitch_um=18.0, sca_num=490 + k, psf_floor_arcsec=0.03, fast_axis="y",
+        )
+        for k in (1, 2)
+    },
 }  # fmt: skip
 _ALIASES = {
     "nrca5": "nrcalong", "nrcb5": "nrcblong", "mirim": "mirimage", "miri": "mirimage", "niriss": "nis",
@@ -388,7 +405,7 @@ def _check_instrument(instrument):
 #: Default detector and filter of each instrument (what ``None`` means for those options).
 DEFAULTS = {
     "nircam": ("nrca1", "f200w"), "miri": ("mirimage", "f770w"), "niriss": ("nis", "f150w"),
-    "fgs": ("guider1", "clear"),
+    "fgs": ("guider1", "clear"), "nirspec": ("nrs1", "f110w"),
 }  # fmt: skip
 
 
@@ -397,7 +414,8 @@ def resolve_options(instrument, detector=None, filter=None, size=None):
 
     Defaults: NIRCam ``nrca1``, ``f200w``, 2048 (full frame); MIRI
     ``mirimage``, ``f770w``, 1024 (full frame); NIRISS ``nis``, ``f150w``,
-    2048; FGS ``guider1``, ``clear`` (its only "filter"), 2048.
+    2048; FGS ``guider1``, ``clear`` (its only "filter"), 2048; NIRSpec
+    ``nrs1``, ``f110w``, 2048.
 
     Raises
     ------
@@ -440,6 +458,8 @@ def _filter_table(spec):
         return _NIRISS
     if spec.instrument == "fgs":
         return _FGS
+    if spec.instrument == "nirspec":
+        return _NIRSPEC
     return _NIRCAM_SW if spec.channel == "SHORT" else _NIRCAM_LW
 
 
@@ -451,7 +471,7 @@ def filter_spec(detector, filter):
     detector : DetectorSpec
     filter : str
         A filter name, case-insensitive (``f200w``, ``f162m``, ``f770w``; NIRISS ``f150w``, ``f444w``, AMI
-        ``f480m-nrm``; FGS ``clear``).
+        ``f480m-nrm``; FGS ``clear``; NIRSpec ``f110w``, ``f140x``, ``clear``).
 
     Raises
     ------
@@ -492,6 +512,7 @@ def choose_subarray(detector, size):
       (square); MIRI SUB64 (64 x 72), SUB128 (128 x 136), SUB256, BRIGHTSKY (512);
       NIRISS SUB64, SUB80 (the AMI subarray), SUB128, SUB256; FGS SUB128CNTR,
       SUB32CNTR, SUB8CNTR (below the 16-row minimum, so never chosen);
+      NIRSpec none (its SIAF has no imaging subarray apertures);
     * otherwise a ``GENERIC`` square ``size x size`` subarray centred on the
       full-frame aperture's reference pixel, moved inside the detector.
 
@@ -515,6 +536,8 @@ def choose_subarray(detector, size):
         candidates = [(name, f"{detector.siaf_prefix}_{name}") for name in _FGS_SUBARRAYS]
     elif detector.instrument == "niriss":
         candidates = list(_NIRISS_SUBARRAYS.items())
+    elif detector.instrument == "nirspec":
+        candidates = []
     else:
         candidates = list(_MIRI_SUBARRAYS.items())
     for name, aperture_name in candidates:
@@ -540,9 +563,16 @@ def readout_for(detector, subarray, *, tso=False):
     FGSRAPID groups, 6 in a full frame, in a subarray as many as make the
     integration about 5 s (10 to 100; a few tenths of a second would leave
     less than one photon of sky per pixel); time series NISRAPID / FGSRAPID
-    x 5 groups. MIRI: FASTR1 x 40 groups with the flight frame times (a
+    x 5 groups. NIRSpec (the same electronics): NRSRAPID (1 frame per group),
+    6 groups in a full frame, in a subarray as many as make about 5 s (10 to
+    100), time series 5. MIRI: FASTR1 x 40 groups with the flight frame times (a
     generic subarray scales the full-frame one by its pixel count).
     """
+    if detector.instrument == "nirspec":
+        outputs = 4 if subarray.is_full else 1
+        frame_time = (subarray.xsize / outputs + 12) * (subarray.ysize + 1) * 1e-5
+        ngroups = 5 if tso else 6 if subarray.is_full else min(100, max(10, math.ceil(5.0 / frame_time) + 1))
+        return Readout("NRSRAPID", 1, 0, ngroups, frame_time, 1, outputs)
     if detector.instrument in ("niriss", "fgs"):
         outputs = 4 if subarray.is_full else 1
         frame_time = (subarray.xsize / outputs + 12) * (subarray.ysize + 1) * 1e-5

@@ -1,12 +1,15 @@
 """The meta tree of a simulated ``_rate`` / ``_rateints`` file, as stage 1 leaves it.
 
-Every attribute is one a flight NIRCam, MIRI, NIRISS or FGS imaging rate file carries
+Every attribute is one a flight NIRCam, MIRI, NIRISS, FGS or NIRSpec imaging rate file carries
 (stdatamodels names; the FITS keywords follow from the schema map in
 :mod:`gpucal.io.schema`): observation identifiers (which jwst uses to group
 exposures), exposure timing, instrument and subarray, pointing (the
 ``V1`` attitude, the aperture reference point and the basic FITS WCS that
 ``set_telescope_pointing`` writes), velocity aberration, dither and visit
-information, the stage-1 ``cal_step`` record and the units.
+information, the stage-1 ``cal_step`` record and the units. NIRSpec adds
+its optical configuration: GRATING (the GWA's MIRROR), the GWA tilt-sensor
+readings and temperature its WCS uses, the lamp (off) and operating mode
+(IMAGE) and no fixed slit.
 """
 
 import dataclasses
@@ -37,13 +40,16 @@ _STAGE1_STEPS = {
 # NIRISS and FGS run the near-infrared calwebb_detector1 as NIRCam does (NIRISS also charge_migration).
 _STAGE1_STEPS["niriss"] = {**_STAGE1_STEPS["nircam"], "charge_migration": "COMPLETE"}
 _STAGE1_STEPS["fgs"] = dict(_STAGE1_STEPS["nircam"])
+_STAGE1_STEPS["nirspec"] = dict(_STAGE1_STEPS["nircam"])
 _STAGE1_REFERENCES = {
     "nircam": ("mask", "saturation", "superbias", "refpix", "linearity", "dark", "readnoise", "gain"),
     "miri": ("mask", "saturation", "linearity", "rscd", "dark", "readnoise", "gain", "emicorr", "reset"),
     "niriss": ("mask", "saturation", "superbias", "refpix", "linearity", "dark", "readnoise", "gain"),
     "fgs": ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain"),
+    "nirspec": ("mask", "saturation", "superbias", "refpix", "linearity", "dark", "readnoise", "gain"),
 }
-_TEMPLATES = {"nircam": "NIRCam Imaging", "miri": "MIRI Imaging", "niriss": "NIRISS Imaging", "fgs": "FGS Imaging"}
+_TEMPLATES = {"nircam": "NIRCam Imaging", "miri": "MIRI Imaging", "niriss": "NIRISS Imaging", "fgs": "FGS Imaging",
+              "nirspec": "NIRSpec Imaging"}  # fmt: skip
 _SECONDS_PER_DAY = 86400.0
 _TT_MINUS_UTC_DAYS = 69.184 / _SECONDS_PER_DAY
 
@@ -170,7 +176,7 @@ def s_region(wcs, shape):
 
 def rate_meta(
     *, detector, filter_spec, subarray, readout, nints, ids, pointing, start_mjd, target, wcs=None,
-    tso=False, background=False, dither=None, total_exposures=1,
+    tso=False, background=False, dither=None, total_exposures=1, gwa=None,
 ):  # fmt: skip
     """The meta tree of a simulated rate file.
 
@@ -196,6 +202,8 @@ def rate_meta(
         ``position``, ``total``, ``x_offset``, ``y_offset`` (arcsec, ideal frame).
     total_exposures : int
         NEXPOSUR of the visit.
+    gwa : gpucal.sim.nirspec.GwaReadings, optional
+        NIRSpec: GWA_XTIL, GWA_YTIL and GWA_TILT.
 
     Returns
     -------
@@ -218,6 +226,10 @@ def rate_meta(
         instrument_meta.update(module=detector.module, channel=detector.channel)
     if detector.has_pupil_wheel:
         instrument_meta["pupil"] = filter_spec.pupil
+    if instrument == "nirspec":
+        instrument_meta.update(grating="MIRROR", fixed_slit="NONE", lamp_state="NONE", lamp_mode="IMAGE")
+        if gwa is not None:
+            instrument_meta.update(gwa_xtilt=gwa.xtilt, gwa_ytilt=gwa.ytilt, gwa_tilt=gwa.temperature)
     dither = dither or {"position": 1, "total": 1, "x_offset": 0.0, "y_offset": 0.0}
     begin = _iso(start_mjd)
     meta = {

@@ -1,7 +1,7 @@
 """Simulated exposures of every imaging EXP_TYPE that calwebb_image2 calibrates.
 
 :func:`gpucal.sim.simulate` makes science imaging exposures: NRC_IMAGE,
-MIR_IMAGE, NIS_IMAGE, FGS_IMAGE (NRC_TSIMAGE with ``tso=True``). jwst 3.0's
+MIR_IMAGE, NIS_IMAGE, FGS_IMAGE, NRS_IMAGE (NRC_TSIMAGE with ``tso=True``). jwst 3.0's
 image2 treats the other imaging modes of the same instrument (target
 acquisition, coronagraphy, aperture masking, focus; see
 :mod:`gpucal.pipelines.image2.exp_types`) with the same WCS, flat and photom
@@ -16,7 +16,12 @@ occulting mask or Lyot stop in its image, and its subarray, PUPIL (NIRCam
 MASKRND/MASKBAR) and CORONMSK keywords are the imaging ones; a target
 acquisition has no TA subarray. Aperture masking (NIS_AMI) does use the
 non-redundant mask's pupil (``PUPIL=NRM``, ~15 % throughput) and the SUB80
-subarray by default. None of this changes what image2 computes.
+subarray by default. NIRSpec's imaging modes (target acquisitions NRS_TACQ,
+NRS_TASLIT, NRS_WATA, NRS_MSATA, their confirmations NRS_TACONFIRM and
+NRS_CONFIRM, NRS_FOCUS, NRS_MIMF, NRS_VERIFY) are images through the GWA
+mirror with the mode's filter: no slit or MSA shutter pattern in the image,
+no TA subarray name (a generic subarray of the mode's size), FXD_SLIT NONE.
+None of this changes what image2 computes.
 """
 
 import dataclasses
@@ -61,11 +66,21 @@ MODE_DEFAULTS = {
     "NIS_FOCUS": ModeDefaults("nis", "f150w", 64),
     "FGS_IMAGE": ModeDefaults("guider1", "clear", 128),
     "FGS_FOCUS": ModeDefaults("guider2", "clear", 64),
+    "NRS_IMAGE": ModeDefaults("nrs1", "f110w", 128),
+    "NRS_TACQ": ModeDefaults("nrs1", "f110w", 64),
+    "NRS_TASLIT": ModeDefaults("nrs1", "f110w", 64),
+    "NRS_TACONFIRM": ModeDefaults("nrs1", "f110w", 64),
+    "NRS_CONFIRM": ModeDefaults("nrs1", "clear", 128),
+    "NRS_FOCUS": ModeDefaults("nrs2", "clear", 64),
+    "NRS_MIMF": ModeDefaults("nrs1", "clear", 64),
+    "NRS_WATA": ModeDefaults("nrs1", "f140x", 64),
+    "NRS_MSATA": ModeDefaults("nrs1", "f140x", 128),
+    "NRS_VERIFY": ModeDefaults("nrs2", "clear", 64),
 }
 
 
 def instrument_of(exp_type):
-    """The simulator instrument (``nircam``, ``miri``, ``niriss``, ``fgs``) of an imaging EXP_TYPE.
+    """The simulator instrument (``nircam``, ``miri``, ``niriss``, ``fgs``, ``nirspec``) of an imaging EXP_TYPE.
 
     Raises
     ------
@@ -103,7 +118,8 @@ def simulate_mode(outdir, exp_type, **options):
     ----------
     outdir : str or os.PathLike
     exp_type : str
-        Any EXP_TYPE of :data:`gpucal.sim.instruments.IMAGE2_EXP_TYPES` (``NIS_AMI``, ``FGS_FOCUS``...).
+        Any EXP_TYPE of :data:`gpucal.sim.instruments.IMAGE2_EXP_TYPES` (``NIS_AMI``, ``FGS_FOCUS``,
+        ``NRS_MSATA``...).
     **options
         As for :func:`gpucal.sim.simulate`; ``detector``, ``filter``, ``size``,
         ``nints`` and ``tso`` default to the mode's :data:`MODE_DEFAULTS`, and

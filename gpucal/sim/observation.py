@@ -69,7 +69,8 @@ class SimulationResult:
     background_ints : list of pathlib.Path
         Background ``_rateints`` files.
     references : dict of str to pathlib.Path
-        Reference files by reftype (distortion, filteroffset, flat, photom, area).
+        Reference files by reftype (distortion, filteroffset, flat, photom, area, apcorr, abvegaoffset;
+        NIRSpec: flat, disperser, collimator, fore, fpa, camera, ote, wavelengthrange).
     image2_asn : list of pathlib.Path
         One image2 association per science exposure.
     image3_asn : pathlib.Path
@@ -205,13 +206,14 @@ def simulate(
     ----------
     outdir : str or os.PathLike
         Output folder (created if needed).
-    instrument : {"nircam", "miri"}
+    instrument : {"nircam", "miri", "niriss", "fgs", "nirspec"}
     detector : str, optional
-        ``nrca1`` ... ``nrca4``, ``nrcalong`` (or ``nrca5``), ``nrcb1`` ... ``nrcblong``; ``mirimage``.
-        Default: ``nrca1`` for NIRCam, ``mirimage`` for MIRI.
+        ``nrca1`` ... ``nrca4``, ``nrcalong`` (or ``nrca5``), ``nrcb1`` ... ``nrcblong``; ``mirimage``;
+        ``nis``; ``guider1``, ``guider2``; ``nrs1``, ``nrs2``.
+        Default: ``nrca1``, ``mirimage``, ``nis``, ``guider1``, ``nrs1``.
     filter : str, optional
-        A filter of the detector's channel (``f200w``, ``f444w``, ``f770w``...).
-        Default: ``f200w`` for NIRCam, ``f770w`` for MIRI.
+        A filter of the detector's channel (``f200w``, ``f444w``, ``f770w``, NIRSpec ``f110w``, ``f140x``,
+        ``clear``...). Default: ``f200w``, ``f770w``, ``f150w``, ``clear`` (FGS), ``f110w`` (NIRSpec).
     exposures : int
         Number of dithered science exposures (>= 1).
     backgrounds : int
@@ -302,6 +304,10 @@ def simulate(
         "pixel_convention": "x, y are 0-based pixel coordinates of the science array (pixel centres are integers)",
         "flux_convention": "sum over a source of SCI[MJy/sr] * PIXAR_SR * AREA * 1e6 recovers flux[Jy]",
     }  # fmt: skip
+    if det.instrument == "nirspec":  # no photom: the data stay in DN/s
+        del meta["photmjsr"]
+        meta["dn_per_jy"] = 1.0 / (reference.photmjsr(subarray.name) * 1e6 * reference.pixar_sr)
+        meta["flux_convention"] = "sum over a source of SCI[DN/s] / dn_per_jy recovers flux[Jy]"
     result.truth_catalog = outdir / "truth_sources.ecsv"
     _truth_table(scene, sims, meta).write(result.truth_catalog, format="ascii.ecsv", overwrite=True)
     result.truth_pointings = outdir / "truth_pointings.ecsv"

@@ -2,7 +2,11 @@
 
 For NIRCam, MIRI, NIRISS and FGS imaging (FGS has no filteroffset reference,
 as in CRDS); every reference serves all the imaging EXP_TYPEs of its
-instrument (P_EXP_TY), as the flight imaging references do.
+instrument (P_EXP_TY), as the flight imaging references do. NIRSpec's
+imaging modes have neither a distortion nor a photom, area, apcorr or
+abvegaoffset reference in CRDS: their references are a flat and the seven
+files of the optical model (disperser, collimator, fore, fpa, camera, ote,
+wavelengthrange; :mod:`gpucal.sim.nirspec_refs`), and their data stay in DN/s.
 
 :func:`make_reference_data` builds them in memory (:class:`ReferenceData`),
 :func:`write_reference_files` writes them in the CRDS formats that jwst 3.0
@@ -16,12 +20,19 @@ every simulation of a detector sees the same flat and bad pixels.
 Photometric model: a source of flux F (Jy) gives
 ``F * 1e6 * 383.3 * bandwidth * throughput / gain`` DN/s (383.3 photons/s
 per microjansky and unit fractional bandwidth over the 25.4 m^2 mirror), so
-``PHOTMJSR = 1 / (DN/s per Jy * 1e6 * PIXAR_SR)``.
+``PHOTMJSR = 1 / (DN/s per Jy * 1e6 * PIXAR_SR)``. For NIRSpec, with no
+photom reference, the same DN/s per Jy (throughput 0.4: telescope, fore
+optics, filter, GWA mirror, camera and detector; gain 1 e-/DN) only sets the
+count rates the simulator draws.
 
 The flat field is the product of the quantum-efficiency pattern (large-scale
 gradients and dimples, 1 % pixel-to-pixel noise) and the pixel-area map
 (the distortion's Jacobian over the nominal area): a flat measured on a
 uniform sky contains both, and dividing by it turns a uniform sky uniform.
+NIRSpec's flat is the QE pattern alone (a detector flat): with neither photom
+nor area reference its flat-fielded data are each pixel's count rate, a
+uniform sky a little brighter where pixels are larger (0.3 % at the corners),
+and a point source sums to its flux times the DN/s per Jy.
 
 The source catalog's references follow the same PSF model: APCORR radii
 are where the simulated PSF (three Gaussians plus the 1/12 pixel^2 pixel
@@ -60,6 +71,7 @@ from gpucal.sim.instruments import (
     instrument_rng,
     resolve_options,
 )
+from gpucal.sim.nirspec_refs import optics_distortion, optics_file_names, write_optics
 
 __all__ = [
     "ReferenceData",
@@ -90,6 +102,8 @@ def _throughput(detector, spec):
         return base * _NRM_THROUGHPUT if spec.pupil == "NRM" else base
     if detector.instrument == "fgs":
         return 0.45
+    if detector.instrument == "nirspec":
+        return 0.40
     if detector.channel == "SHORT":
         return 0.30 if spec.wavelength < 0.8 else 0.45
     return 0.50
@@ -127,7 +141,9 @@ class ReferenceData:
     pixar_sr, pixar_a2 : float
         Nominal pixel area (sr, arcsec^2).
     photom_rows : list of dict
-        PHOTOM table rows (NIRCam, NIRISS: filter, pupil; MIRI: filter, subarray; FGS: one row).
+        PHOTOM table rows (NIRCam, NIRISS: filter, pupil; MIRI: filter, subarray; FGS: one row). NIRSpec:
+        the simulator's conversion in the same form (filter, pupil N/A), never written (CRDS has no NIRSpec
+        imaging photom).
     """
 
     detector: object
@@ -170,13 +186,16 @@ class ReferenceData:
     def quantum_efficiency(self):
         """Relative QE of every pixel: the flat without the pixel-area factor (1 where the flat is unusable).
 
+        NIRSpec's flat has no pixel-area factor: its QE is the flat.
+
         Computed once and kept (read-only).
         """
         if self._qe is None:
             unusable = _DQ["DO_NOT_USE"] | _DQ["NO_FLAT_FIELD"]
             good = np.isfinite(self.flat) & (self.flat != 0) & ((self.flat_dq & unusable) == 0)
+            area = 1.0 if self.detector.instrument == "nirspec" else self.area  # NIRSpec: the flat is the QE
             with np.errstate(divide="ignore", invalid="ignore"):
-                qe = np.where(good, self.flat / self.area, 1.0).astype(np.float32)
+                qe = np.where(good, self.flat / area, 1.0).astype(np.float32)
             qe.flags.writeable = False
             self._qe = qe
         return self._qe
@@ -190,7 +209,7 @@ def _photom_rows(detector, pixar_sr):
         if detector.instrument == "fgs":
             rows.append({"photmjsr": photmjsr, "uncertainty": 0.01 * photmjsr})
             continue
-        if detector.instrument in ("nircam", "niriss"):
+        if detector.instrument in ("nircam", "niriss", "nirspec"):
             rows.append(
                 {"filter": spec.filter, "pupil": spec.pupil, "photmjsr": photmjsr, "uncertainty": 0.01 * photmjsr}
             )
@@ -278,11 +297,11 @@ def _reference_data_cached(instrument, detector, filter_name):
     det = detector_spec(instrument, detector)
     spec = filter_spec(det, filter_name)
     aperture = det.full_aperture
-    model = distortion_model(aperture)
+    model = optics_distortion(det, spec) if det.instrument == "nirspec" else distortion_model(aperture)
     pixar_a2 = aperture.sci_scale[0] * aperture.sci_scale[1]
     pixar_sr = pixar_a2 / _ARCSEC2_PER_SR
     area = _area_map(det, model, pixar_a2)
-    flat, flat_err, flat_dq = _flat(det, spec, area)
+    flat, flat_err, flat_dq = _flat(det, spec, np.ones_like(area) if det.instrument == "nirspec" else area)
     for array in (flat, flat_err, flat_dq, area):
         array.flags.writeable = False
     return ReferenceData(
@@ -308,9 +327,14 @@ def make_reference_data(instrument="nircam", detector=None, filter=None):
 
 
 def reference_file_names(data):
-    """CRDS-like file names ``{reftype: name}`` of a :class:`ReferenceData` (FGS has no filteroffset)."""
+    """CRDS-like file names ``{reftype: name}`` of a :class:`ReferenceData` (FGS has no filteroffset).
+
+    NIRSpec: ``flat`` and the optics references (:func:`gpucal.sim.nirspec_refs.optics_file_names`).
+    """
     det, spec = data.detector, data.filter
     stem = f"gpucal_sim_{det.instrument}_{det.name}"
+    if det.instrument == "nirspec":
+        return {"flat": f"{stem}_{spec.label}_flat.fits", **optics_file_names(spec.filter)}
     names = {
         "distortion": f"{stem}_distortion.asdf",
         "filteroffset": f"{stem}_filteroffset.asdf",
@@ -326,15 +350,16 @@ def reference_file_names(data):
 
 
 def has_filteroffset(detector):
-    """Whether the instrument has a ``filteroffset`` reference (CRDS has none for FGS, which has no filters)."""
-    return detector.instrument != "fgs"
+    """Whether the instrument has a ``filteroffset`` reference (CRDS has none for FGS, which has no filters,
+    nor for NIRSpec, whose WCS has no distortion reference)."""
+    return detector.instrument not in ("fgs", "nirspec")
 
 
 def _served_subarrays(detector):
     """``P_SUBARR`` of a full-frame reference: every subarray the simulator makes (``FULL|GENERIC|SUB160|...|``)."""
     named = {
         "nircam": _NIRCAM_SUBARRAYS, "miri": tuple(_MIRI_SUBARRAYS), "niriss": tuple(_NIRISS_SUBARRAYS),
-        "fgs": _FGS_SUBARRAYS,
+        "fgs": _FGS_SUBARRAYS, "nirspec": (),
     }[detector.instrument]  # fmt: skip
     return "|".join(("FULL", "GENERIC", *named)) + "|"
 
@@ -422,7 +447,9 @@ def _write_fits(hdus, path):
 def _write_flat(data, path):
     from astropy.io import fits
 
-    header = _primary(data, "flat", "FlatModel", "Simulated flat field: QE pattern x pixel area")
+    area_factor = "" if data.detector.instrument == "nirspec" else " x pixel area"  # NIRSpec: QE alone
+    description = f"Simulated flat field: QE pattern{area_factor}"
+    header = _primary(data, "flat", "FlatModel", description)
     hdus = [
         fits.PrimaryHDU(header=header), _image_hdu(data.flat, "SCI"), _image_hdu(data.flat_err, "ERR"),
         _image_hdu(data.flat_dq, "DQ"), _dq_def_hdu(),
@@ -588,13 +615,18 @@ def write_reference_files(data, folder):
     -------
     dict of str to pathlib.Path
         ``{"distortion", "filteroffset", "flat", "photom", "area", "apcorr", "abvegaoffset"}`` -> path
-        (no ``filteroffset`` for FGS, which has none).
+        (no ``filteroffset`` for FGS, which has none). NIRSpec: ``{"flat", "disperser", "collimator",
+        "fore", "fpa", "camera", "ote", "wavelengthrange"}``.
     """
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     names = reference_file_names(data)
     det = data.detector
     paths = {reftype: folder / name for reftype, name in names.items()}
+    if det.instrument == "nirspec":
+        _write_flat(data, paths["flat"])
+        optics = write_optics(folder, data.filter.filter)
+        return {"flat": paths["flat"], **optics}
     subarrays = _served_subarrays(det).rstrip("|").split("|")
     write_distortion(paths["distortion"], det, det.full_aperture, subarrays=subarrays)
     if "filteroffset" in paths:
@@ -621,7 +653,7 @@ def make_reference_files(outdir, *, instrument="nircam", detector=None, filter=N
     -------
     dict of str to pathlib.Path
         Paths by reftype: ``distortion``, ``filteroffset``, ``flat``, ``photom``, ``area``, ``apcorr``,
-        ``abvegaoffset``.
+        ``abvegaoffset`` (NIRSpec: see :func:`write_reference_files`).
 
     Raises
     ------

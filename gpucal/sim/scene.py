@@ -23,8 +23,8 @@ _MAG_RANGES = {
     "miri": ((15.5, 23.5), (17.5, 24.5)),
 }
 _RE_RANGES = {"nircam": (0.06, 0.4), "miri": (0.15, 0.8)}  # half-light radius range, arcsec
-# NIRISS and FGS image the near-infrared sky as NIRCam does.
-for _name in ("niriss", "fgs"):
+# NIRISS, FGS and NIRSpec image the near-infrared sky as NIRCam does.
+for _name in ("niriss", "fgs", "nirspec"):
     _MAG_RANGES[_name], _RE_RANGES[_name] = _MAG_RANGES["nircam"], _RE_RANGES["nircam"]
 _STARS_PER_ARCMIN2 = 150.0
 _GALAXIES_PER_ARCMIN2 = 250.0

@@ -34,6 +34,7 @@ _INSTRUMENT_FILES = {
     "miri": "MIRI_SIAF.xml",
     "niriss": "NIRISS_SIAF.xml",
     "fgs": "FGS_SIAF.xml",
+    "nirspec": "NIRSpec_SIAF.xml",
 }
 _PRD_PATTERN = re.compile(r"^PRDOPSSOC-(\d+)(?:-(\d+))?$")
 _INSTALL_HINT = "the simulator needs the SIAF data shipped with pysiaf: install gpucal[sim] (pip install pysiaf)"
@@ -215,7 +216,7 @@ def siaf_apertures(instrument):
     Parameters
     ----------
     instrument : str
-        ``"nircam"``, ``"miri"``, ``"niriss"`` or ``"fgs"`` (case-insensitive).
+        ``"nircam"``, ``"miri"``, ``"niriss"``, ``"fgs"`` or ``"nirspec"`` (case-insensitive).
 
     Returns
     -------

@@ -149,7 +149,7 @@ def nirspec_imaging_wcs(
     Parameters
     ----------
     optics : gpucal.io.refs.nirspec.NirspecOptics
-        The seven optical-model references (not modified).
+        The optical-model references (not modified); ``fore`` and ``ote`` are not needed for FILTER=OPAQUE.
     pointing : gpucal.wcs.pointing.Pointing
         Used unless FILTER is OPAQUE.
     detector : str
@@ -170,7 +170,8 @@ def nirspec_imaging_wcs(
     InputFileError
         A detector other than NRS1/NRS2.
     ReferenceFileError
-        The FPA reference has no model for the detector, or the disperser lacks a tilt calibration.
+        The FPA reference has no model for the detector, the disperser lacks a tilt calibration, or the
+        FORE or OTE model is missing for a WCS that goes to the sky.
     """
     from astropy.modeling.models import Const1D, Identity, Mapping
     from gwcs import WCS
@@ -208,6 +209,8 @@ def nirspec_imaging_wcs(
              (frames["gwa"], gwa2msa)]  # fmt: skip
     if opaque:
         return NirspecImagingWcs(WCS([*steps, (frames["msa"], None)]), order, waverange)
+    if optics.fore is None or optics.ote is None:
+        raise ReferenceFileError(f"NIRSpec imaging WCS for FILTER={filter}: the fore and ote references are needed")
 
     # MSA -> OTE image plane through the FORE optics at that wavelength. jwst's inverse feeds the FORE
     # inverse (x, y, x) and drops the wavelength: the same chain is built here.

@@ -126,7 +126,7 @@ def test_mode_defaults_cover_the_image2_table():
     table = {t for types in IMAGE2_EXP_TYPES.values() for t in types}
     assert set(MODE_DEFAULTS) == table
     assert instrument_of("nis_ami") == "niriss" and instrument_of("FGS_FOCUS") == "fgs"
-    for bad in ("NRS_IMAGE", "NRC_WFSS", "X"):
+    for bad in ("NRS_IFU", "NRC_WFSS", "X"):
         with pytest.raises(ParameterError, match="exp_type"):
             instrument_of(bad)
 
@@ -156,5 +156,5 @@ def test_simulate_cli_exp_type(tmp_path, capsys):
     (rate,) = sorted((tmp_path / "out").glob("*_rate.fits"))
     header = fits.getheader(rate)
     assert (header["EXP_TYPE"], header["DETECTOR"]) == ("FGS_FOCUS", "GUIDER2")
-    assert main(["simulate", str(tmp_path / "bad"), "--exp-type", "NRS_IMAGE", *args]) == 2
-    assert "NRS_IMAGE" in capsys.readouterr().err
+    assert main(["simulate", str(tmp_path / "bad"), "--exp-type", "NRS_MSASPEC", *args]) == 2
+    assert "NRS_MSASPEC" in capsys.readouterr().err

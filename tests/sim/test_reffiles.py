@@ -144,7 +144,7 @@ def test_reference_files_are_identical_across_runs(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "option"),
     [
-        ({"instrument": "nirspec"}, "instrument"),
+        ({"instrument": "wfc3"}, "instrument"),
         ({"detector": "nrca9"}, "detector"),
         ({"detector": "mirimage"}, "detector"),
         ({"filter": "f444w"}, "filter"),  # LW filter on a SW detector

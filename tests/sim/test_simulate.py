@@ -183,7 +183,7 @@ def test_sources_sit_where_the_truth_and_the_wcs_say(request, fixture):
 @pytest.mark.parametrize(
     ("kwargs", "option"),
     [
-        ({"instrument": "nirspec"}, "instrument"),
+        ({"instrument": "wfc3"}, "instrument"),
         ({"instrument": "miri", "detector": "nrca1"}, "detector"),
         ({"instrument": "miri", "size": 2048}, "size"),
         ({"detector": "nrcb7"}, "detector"),

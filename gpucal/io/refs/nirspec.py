@@ -10,7 +10,7 @@ files with astropy models in them (stdatamodels' ``DisperserModel``,
                           and the tilt-sensor calibrations ``gwa_tiltx/gwa_tilty``
 ``collimator``            GWA (unitless directions) -> MSA plane (m)
 ``fore``                  MSA plane (m) and wavelength -> OTE image plane
-``fpa``                   ``nrs1_model``/``nrs2_model``: SCA pixels (1-based) -> FPA (m)
+``fpa``                   ``nrs1_model``/``nrs2_model``: full-frame SCA pixels -> FPA (m)
 ``camera``                FPA (m) -> GWA (unitless directions)
 ``ote``                   OTE image plane -> V2/V3 (arcsec)
 ``wavelengthrange``       ``<filter>_<grating>`` -> spectral order and wavelength range (m)
@@ -28,10 +28,19 @@ import functools
 from gpucal.errors import ReferenceFileError
 from gpucal.io.refs.readers import _meta_reftype, _read_asdf, _stat_key
 
-__all__ = ["NIRSPEC_OPTICS_REFTYPES", "GwaTilt", "NirspecDisperser", "NirspecOptics", "read_nirspec_optics"]
+__all__ = [
+    "NIRSPEC_MSA_REFTYPES",
+    "NIRSPEC_OPTICS_REFTYPES",
+    "GwaTilt",
+    "NirspecDisperser",
+    "NirspecOptics",
+    "read_nirspec_optics",
+]
 
 #: The reference types of the NIRSpec imaging WCS, in jwst's order.
 NIRSPEC_OPTICS_REFTYPES = ("disperser", "collimator", "wavelengthrange", "fpa", "camera", "ote", "fore")
+#: Those of a WCS that ends at the MSA (FILTER=OPAQUE): the FORE and OTE optics are not used.
+NIRSPEC_MSA_REFTYPES = ("disperser", "collimator", "wavelengthrange", "fpa", "camera")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +94,9 @@ class NirspecOptics:
     Attributes
     ----------
     disperser : NirspecDisperser
-    collimator, camera, fore, ote : astropy.modeling.Model
+    collimator, camera : astropy.modeling.Model
+    fore, ote : astropy.modeling.Model or None
+        None when read for a WCS that ends at the MSA (:data:`NIRSPEC_MSA_REFTYPES`).
     fpa : dict of str to astropy.modeling.Model
         Per detector (``"NRS1"``, ``"NRS2"``).
     wavelengthrange : dict of str to tuple
@@ -182,13 +193,16 @@ def _read_wavelengthrange(key):
     return table
 
 
-def read_nirspec_optics(paths):
+def read_nirspec_optics(paths, *, to_msa=False):
     """Read the references of a NIRSpec imaging WCS.
 
     Parameters
     ----------
     paths : mapping of str to path
-        ``{reftype: file}`` for every type of :data:`NIRSPEC_OPTICS_REFTYPES`.
+        ``{reftype: file}`` for every type of :data:`NIRSPEC_OPTICS_REFTYPES`
+        (of :data:`NIRSPEC_MSA_REFTYPES` with ``to_msa``).
+    to_msa : bool
+        Read only what a WCS ending at the MSA needs (FILTER=OPAQUE); ``fore`` and ``ote`` are then None.
 
     Returns
     -------
@@ -200,17 +214,18 @@ def read_nirspec_optics(paths):
         A missing type, a file that cannot be read or is of another type, or a model of the wrong shape or
         without the inverse the WCS needs; the message names the file.
     """
-    missing = [reftype for reftype in NIRSPEC_OPTICS_REFTYPES if reftype not in paths]
+    needed = NIRSPEC_MSA_REFTYPES if to_msa else NIRSPEC_OPTICS_REFTYPES
+    missing = [reftype for reftype in needed if reftype not in paths]
     if missing:
         raise ReferenceFileError(f"NIRSpec imaging WCS: no {', '.join(missing)} reference given")
-    keys = {reftype: _stat_key(paths[reftype]) for reftype in NIRSPEC_OPTICS_REFTYPES}
+    keys = {reftype: _stat_key(paths[reftype]) for reftype in needed}
     return NirspecOptics(
         disperser=_read_disperser(keys["disperser"]),
         collimator=_read_model_ref(keys["collimator"], "collimator", 2, 2),
         camera=_read_model_ref(keys["camera"], "camera", 2, 2),
-        fore=_read_model_ref(keys["fore"], "fore", 3, 2),
-        ote=_read_model_ref(keys["ote"], "ote", 2, 2),
+        fore=None if to_msa else _read_model_ref(keys["fore"], "fore", 3, 2),
+        ote=None if to_msa else _read_model_ref(keys["ote"], "ote", 2, 2),
         fpa=_read_fpa(keys["fpa"]),
         wavelengthrange=_read_wavelengthrange(keys["wavelengthrange"]),
-        paths={reftype: str(paths[reftype]) for reftype in NIRSPEC_OPTICS_REFTYPES},
+        paths={reftype: str(paths[reftype]) for reftype in needed},
     )

@@ -17,7 +17,7 @@ import typing
 
 from gpucal.errors import InputFileError, ReferenceFileError
 from gpucal.io.refs import read_distortion, read_filteroffset
-from gpucal.io.refs.nirspec import NIRSPEC_OPTICS_REFTYPES, read_nirspec_optics
+from gpucal.io.refs.nirspec import NIRSPEC_MSA_REFTYPES, NIRSPEC_OPTICS_REFTYPES, read_nirspec_optics
 from gpucal.pipelines.image2.exp_types import (
     IMAGING_WCS_EXP_TYPES,
     NIRSPEC_IMAGING_EXP_TYPES,
@@ -111,23 +111,27 @@ class AssignWcsStep(Step):
                 ctx.record_reference(exposure, reftype, recorded if recorded == "N/A" else str(recorded))
 
     def _nirspec_wcs(self, exposure, ctx):
-        """NIRSpec's optical-model WCS from the seven optics references (jwst's ``nirspec.imaging``)."""
+        """NIRSpec's optical-model WCS from its optics references (jwst's ``nirspec.imaging``).
+
+        FILTER=OPAQUE: the WCS ends at the MSA and needs neither the FORE nor the OTE reference; they are
+        recorded as given (or N/A) instead of being looked up, as CRDS has none for OPAQUE.
+        """
         source = exposure.path or exposure.meta.filename or "exposure"
-        paths = {}
-        for reftype in NIRSPEC_OPTICS_REFTYPES:
-            path = self.reference(reftype, exposure, ctx)
-            if path == "N/A":
-                raise ReferenceFileError(
-                    f"assign_wcs: no {reftype} reference for {source}; NIRSpec's imaging WCS needs "
-                    f"{', '.join(NIRSPEC_OPTICS_REFTYPES)}"
-                )
-            paths[reftype] = path
-        self._record_unused(exposure, ctx, NIRSPEC_OPTICS_REFTYPES)
         meta = exposure.meta
         instrument, sub = meta.instrument, meta.subarray
         opaque = str(instrument.filter or "").strip().upper() == "OPAQUE"
+        needed = NIRSPEC_MSA_REFTYPES if opaque else NIRSPEC_OPTICS_REFTYPES
+        paths = {}
+        for reftype in needed:
+            path = self.reference(reftype, exposure, ctx)
+            if path == "N/A":
+                raise ReferenceFileError(
+                    f"assign_wcs: no {reftype} reference for {source}; NIRSpec's imaging WCS needs {', '.join(needed)}"
+                )
+            paths[reftype] = path
+        self._record_unused(exposure, ctx, needed)
         result = nirspec_imaging_wcs(
-            read_nirspec_optics(paths),
+            read_nirspec_optics(paths, to_msa=opaque),
             None if opaque else Pointing.from_meta(meta),
             detector=instrument.detector, filter=instrument.filter, grating=instrument.grating,
             lamp=instrument.lamp_state, exp_type=meta.exposure.type, xstart=sub.xstart or 1, ystart=sub.ystart or 1,

@@ -25,7 +25,9 @@ belong to calwebb_spec2, and calibration and engineering types (darks, flats,
 lamps) have no WCS in jwst either. NIRSpec's imaging-mode types are flat
 fielded with the plain ``flat`` reference (not the fflat/sflat/dflat of its
 spectroscopy) and are not flux calibrated: CRDS has no photom or area
-reference for them, so photom is SKIPPED and the ``_cal`` stays in DN/s.
+reference for them, so photom is SKIPPED and the ``_cal`` stays in DN/s;
+NRS_VERIFY gets the imaging WCS but no flat (jwst's flat_field does not list
+it: SKIPPED, no flat reference looked up).
 """
 
 from gpucal.errors import InputFileError

@@ -25,6 +25,12 @@ __all__ = ["FlatFieldStep", "reference_cutout"]
 log = logging.getLogger("gpucal")
 
 _NIRSPEC_SPECTRAL = {"NRS_AUTOWAVE", "NRS_BRIGHTOBJ", "NRS_FIXEDSLIT", "NRS_IFU", "NRS_LAMP", "NRS_MSASPEC"}
+#: NIRSpec imaging types jwst 3.0 flat-fields (``flat_field_step.NRS_IMAGING_MODES``): NRS_VERIFY is not one of
+#: them, so jwst skips its flat (no reference looked up) although assign_wcs gives it the imaging WCS.
+NIRSPEC_FLAT_IMAGING = frozenset(
+    {"NRS_CONFIRM", "NRS_FOCUS", "NRS_IMAGE", "NRS_MIMF", "NRS_MSATA", "NRS_TACONFIRM", "NRS_TACQ", "NRS_TASLIT",
+     "NRS_WATA"}
+)  # fmt: skip
 
 
 def reference_cutout(exposure, ref, arrays, what):
@@ -96,6 +102,14 @@ class FlatFieldStep(Step):
             raise GpucalError(
                 f"flat_field: EXP_TYPE {exp_type} needs the NIRSpec composite flats, which gpucal does not implement"
             )
+        nirspec = str(exposure.meta.instrument.name or "").upper() == "NIRSPEC"
+        if nirspec and exp_type not in NIRSPEC_FLAT_IMAGING:
+            warnings.warn(
+                f"flat_field: EXP_TYPE {exp_type}: jwst 3.0 does not flat-field this NIRSpec mode; step skipped",
+                StepSkippedWarning, stacklevel=2,
+            )  # fmt: skip
+            exposure.meta.cal_step.flat_field = "SKIPPED"
+            return exposure
         if self.user_supplied_flat is not None:
             flat_path = self.user_supplied_flat
             check_reference("flat", flat_path, exposure.meta, source=exposure.path, label="user_supplied_flat")
