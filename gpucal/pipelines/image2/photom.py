@@ -103,6 +103,13 @@ def time_correction(photom, row, mid_time):
     return np.float64(correction)
 
 
+def _skipped(exposure, message):
+    """Warn (StepSkippedWarning), record S_PHOTOM = SKIPPED, return the exposure unchanged."""
+    warnings.warn(message, StepSkippedWarning, stacklevel=3)
+    exposure.meta.cal_step.photom = "SKIPPED"
+    return exposure
+
+
 @dataclasses.dataclass(frozen=True)
 class PhotomStep(Step):
     """Apply the photometric calibration (DN/s -> MJy/sr)."""
@@ -126,9 +133,7 @@ class PhotomStep(Step):
         photom_path = self.reference("photom", exposure, ctx)
         area_path = self.reference("area", exposure, ctx)
         if photom_path == "N/A":
-            warnings.warn("photom: no photom reference; step skipped", StepSkippedWarning, stacklevel=2)
-            exposure.meta.cal_step.photom = "SKIPPED"
-            return exposure
+            return _skipped(exposure, "photom: no photom reference; step skipped")
         photom = read_photom(photom_path)
         if "wavelength" in {n.lower() for n in photom.table.dtype.names}:
             raise ReferenceFileError(
@@ -141,12 +146,9 @@ class PhotomStep(Step):
                 "photom: unexpected data model type CubeModel for NIRISS (%s); photom is skipped, as in jwst",
                 exposure.path or exposure.meta.filename,
             )
-            warnings.warn(
-                "photom: a NIRISS rateints cube is not flux-calibrated (jwst 3.0 skips it); data left in DN/s",
-                StepSkippedWarning, stacklevel=2,
-            )  # fmt: skip
-            exposure.meta.cal_step.photom = "SKIPPED"
-            return exposure
+            return _skipped(
+                exposure, "photom: a NIRISS rateints cube is not flux-calibrated (jwst 3.0 skips it); data left in DN/s"
+            )
 
         meta = exposure.meta
         row = photom_row(
@@ -211,12 +213,9 @@ class PhotomStep(Step):
             )
         for reftype in ("photom", "area"):
             ctx.record_reference(exposure, reftype, "N/A")
-        warnings.warn(
-            "photom: NIRSpec imaging-mode exposures have no photom reference; step skipped, data stay in DN/s",
-            StepSkippedWarning, stacklevel=2,
-        )  # fmt: skip
-        exposure.meta.cal_step.photom = "SKIPPED"
-        return exposure
+        return _skipped(
+            exposure, "photom: NIRSpec imaging-mode exposures have no photom reference; step skipped, data stay in DN/s"
+        )
 
     def _save_area_info(self, exposure, photom, area_path, ctx):
         pixar_sr, pixar_a2 = None, None
