@@ -158,6 +158,17 @@ def test_rate_file_is_refused_naming_it(cal_set, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_nirspec_imaging_exposures_are_refused_naming_them(cal_set, tmp_path):
+    """NIRSpec's TA/imaging modes end at image2 (DN/s, no photom): image3 says so instead of blaming photom."""
+    nirspec = tmp_path / "jw00001001001_02101_00009_nrs1_cal.fits"
+    with fits.open(cal_set["cals"][1]) as hdul:
+        header = hdul[0].header
+        header.update({"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "EXP_TYPE": "NRS_MSATA", "S_PHOTOM": "SKIPPED"})
+        hdul.writeto(nirspec)
+    with pytest.raises(InputFileError, match=rf"{nirspec.name}: EXP_TYPE NRS_MSATA: NIRSpec imaging-mode"):
+        Image3Pipeline.call([str(cal_set["cals"][0]), str(nirspec)], device="cpu")
+
+
 def test_mixed_filters_are_refused(cal_set, tmp_path):
     other = tmp_path / "other_cal.fits"
     with fits.open(cal_set["cals"][1]) as hdul:

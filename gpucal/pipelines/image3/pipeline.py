@@ -24,6 +24,7 @@ from gpucal.io.library import ExposureLibrary
 from gpucal.io.refs.select import reference_folder
 from gpucal.pipelines.config import merge_step_params, read_parameter_file
 from gpucal.pipelines.context import RunContext
+from gpucal.pipelines.image2.exp_types import NIRSPEC_IMAGING_EXP_TYPES, exp_type_of
 from gpucal.pipelines.image3.outlier_detection import OutlierDetectionStep
 from gpucal.pipelines.image3.outputs import prepare_outputs
 from gpucal.pipelines.image3.skymatch import SkyMatchStep
@@ -297,6 +298,12 @@ def check_inputs(library):
             raise InputFileError(f"{member.source}: image3 takes 2-D _cal images; this one has shape {member.shape}")
         if member.wcs is None:
             raise InputFileError(f"{member.source}: no WCS (meta.wcs); run image2's assign_wcs first")
+        exp_type = exp_type_of(meta)
+        if exp_type in NIRSPEC_IMAGING_EXP_TYPES:
+            raise InputFileError(
+                f"{member.source}: EXP_TYPE {exp_type}: NIRSpec imaging-mode exposures end at calwebb_image2 "
+                "(uncalibrated DN/s, no image3 stage in jwst's pipeline table)"
+            )
         if str(meta.cal_step.photom or "").upper() != "COMPLETE":
             raise InputFileError(
                 f"{member.source}: photom has not been applied (S_PHOTOM={meta.cal_step.photom}); "
