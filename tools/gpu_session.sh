@@ -132,7 +132,8 @@ stage() {  # stage NAME TIMEOUT_S COMMAND...
 
 # (a) the GPU test tier: real-hardware tests (skipped without a GPU). Since issue 9 it also runs jwst 3.0 (image2
 # and image3) beside the CUDA runs, about twice the work of the first tier: give it 400 s.
-stage tier 400 python3 -m pytest tests/gpu -m gpu -q -p no:cacheprovider --durations=5
+# -n 0: in this process with every core's numba threads (the suite's default, -n auto, would start workers).
+stage tier 400 python3 -m pytest tests/gpu -m gpu -q -p no:cacheprovider --durations=5 -n 0
 
 # (b2) image3 benchmark: 4 full-frame exposures, gpucal cpu and cuda beside jwst 3.0 (whole processes, peak RSS).
 B3_SIZE=${B3_SIZE:-2048}
@@ -146,10 +147,11 @@ rm -rf "$WORK/b3" "$WORK/bw3"
 
 # (b) kernel parity and engine tests: CUDA forms on the real GPU (tests/conftest.py picks it), PTX tier.
 # Numba compiles each kernel form single-threaded (most of this stage's time): pytest-xdist workers (in the
-# device image) compile in parallel; KERNELS_WORKERS=0 runs it in one process.
+# device image) compile in parallel, test by test (--dist load, not the suite's file by file: test_parity.py is most
+# of it); KERNELS_WORKERS=0 runs it in one process.
 KERNELS_WORKERS=${KERNELS_WORKERS:-4}
-XDIST=()
-if [ "$KERNELS_WORKERS" -gt 1 ] && python3 -c 'import xdist' 2>/dev/null; then XDIST=(-n "$KERNELS_WORKERS"); fi
+XDIST=(-n 0)
+if [ "$KERNELS_WORKERS" -gt 1 ] && python3 -c 'import xdist' 2>/dev/null; then XDIST=(-n "$KERNELS_WORKERS" --dist load); fi
 KERNEL_TESTS=${KERNEL_TESTS:-tests/kernels/test_parity.py tests/kernels/test_blot.py tests/engine}
 stage kernels 200 python3 -m pytest $KERNEL_TESTS -q -p no:cacheprovider --durations=10 "${XDIST[@]}"
 

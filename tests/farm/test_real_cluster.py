@@ -25,16 +25,18 @@ HERE = pathlib.Path(__file__).resolve().parent
 NAMES = [f"jw01345001001_02101_0000{k}_nrca1" for k in (1, 2, 3)]
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _dask(*args, cwd, env=None, log):
     return subprocess.Popen(
         [sys.executable, "-m", "dask", *args], cwd=cwd, env={**os.environ, **(env or {})}, stdout=log, stderr=log
     )
+
+
+def _address(scheduler_file):
+    """The address a scheduler wrote to its ``--scheduler-file`` (None until the file is there, whole)."""
+    try:
+        return json.loads(scheduler_file.read_text())["address"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _wait_for(predicate, timeout, what):
@@ -69,15 +71,20 @@ def cluster(tmp_path):
     The workers run in another folder than the farm, so a relative path sent to them would not be found.
     The data are written while the processes start.
     """
-    address = f"tcp://127.0.0.1:{_free_port()}"
     marker = tmp_path / "hanging-task.txt"
     workdir, folder = tmp_path / "workers", tmp_path / "data"
     workdir.mkdir()
     logs = (tmp_path / "dask.log").open("w")
     procs = {}
     try:
-        procs["scheduler"] = _dask("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                                   "--no-dashboard", cwd=workdir, log=logs)  # fmt: skip
+        # The scheduler picks a free port itself (port 0) and writes its address: no port is chosen here and then
+        # bound later, which another test process (pytest-xdist) could take in between.
+        scheduler_file = tmp_path / "scheduler.json"
+        procs["scheduler"] = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                   "--scheduler-file", str(scheduler_file), cwd=workdir, log=logs)  # fmt: skip
+        _wait_for(lambda: _address(scheduler_file) or procs["scheduler"].poll() is not None, 60, "the scheduler")
+        address = _address(scheduler_file)
+        assert address and address.startswith("tcp://127.0.0.1:"), (address, (tmp_path / "dask.log").read_text())
         common = ("worker", address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1", "--no-dashboard",
                   "--death-timeout", "60", "--preload", "gpucal.pipelines.image2")  # fmt: skip
         procs["hang"] = _dask(*common, "--name", "hang", "--preload", str(HERE / "_hang_first_task.py"), cwd=workdir,
