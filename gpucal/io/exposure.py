@@ -464,18 +464,31 @@ def encode_exposure(exposure, path, *, model_type=None):
         # Plain Python values, as stdatamodels stores them (a float32 PHOTMJSR is
         # written with the repr of its exact double value, as jwst writes it).
         keyword_headers = headers_from_meta(plain_meta)
+        # Tables the model's schema places (INT_TIMES of a cube) go where jwst writes them; others at the end.
+        tables = {str(h.get("EXTNAME", "")).strip(): (h, d) for h, d in exposure.tables}
         order = ["PRIMARY"] + [h for h in keyword_headers if h != "PRIMARY"]
+        table_attrs = {}
         for attr, node in array_extensions(model_type):
-            if attr in exposure.arrays and node["array"] not in order:
+            if node["array"] in tables:
+                table_attrs[node["array"]] = attr
+            if (attr in exposure.arrays or node["array"] in tables) and node["array"] not in order:
                 order.append(node["array"])
         for attr in exposure.arrays:
             ext = ARRAY_EXTENSIONS[attr]
             if ext not in order:
                 order.append(ext)
+        placed = {ext for ext in order if ext in tables}
 
         hdus = []
         tree_arrays = {}
         for ext in order:
+            if ext in placed:
+                table_header, data = tables[ext]
+                hdus.append((fitsraw.header_bytes(table_header), data))
+                node = table_tree_node(table_header)  # jwst's tree points at it (``int_times``)
+                if node is not None:
+                    tree_arrays[table_attrs[ext]] = node
+                continue
             attr = _EXTENSION_ATTRS.get(ext)
             array = exposure.arrays.get(attr) if attr else None
             keyword_cards = keyword_headers.get(ext)
@@ -499,6 +512,8 @@ def encode_exposure(exposure, path, *, model_type=None):
             if array is not None:
                 tree_arrays[attr] = array_reference(ext, array)
         for table_header, data in exposure.tables:
+            if str(table_header.get("EXTNAME", "")).strip() in placed:
+                continue
             hdus.append((fitsraw.header_bytes(table_header), data))
             if str(table_header.get("EXTNAME", "")).strip() == HDRTAB:  # jwst's tree points at it as ``hdrtab``
                 node = table_tree_node(table_header)

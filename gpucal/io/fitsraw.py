@@ -193,7 +193,8 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
         ``allocator(shape, dtype)`` returns the array an image is read into
         (e.g. pinned host memory for a later GPU upload).
     names : set of str, optional
-        Read the data only of these extensions (headers of all are read).
+        Read the image data only of these extensions (headers of all are read). Tables (the ASDF
+        extension, INT_TIMES ...) are metadata: they are read unless ``skip_tables``.
     skip_tables : bool, optional
         Do not read table data (the ASDF extension included).
 
@@ -237,9 +238,8 @@ def read_hdus(path, *, allocator=np.empty, names=None, skip_tables=False):
             label = f"data of extension {hdu.name or len(hdus)}"
             consumed = 0
             if nbytes:
-                wanted = names is None or hdu.name in names or (hdu.name == "ASDF" and not skip_tables)
-                if skip_tables and hdu.is_table:
-                    wanted = False
+                # Tables (ASDF, INT_TIMES, ...) are metadata: read unless skipped, whatever ``names`` says.
+                wanted = (not skip_tables) if hdu.is_table else (names is None or hdu.name in names)
                 is_image = "XTENSION" not in header or header["XTENSION"].strip() == "IMAGE"
                 if hdu.is_table and wanted:
                     hdu.data = fh.read(nbytes)

@@ -182,7 +182,7 @@ def _int_times(start_mjd, readout, nints):
         [np.asarray(v).astype(d) for v, (_, d) in zip(values, columns, strict=True)], dtype=columns
     )
     hdu = fits.BinTableHDU(table, name="INT_TIMES")
-    hdu.header["EXTVER"] = 1
+    hdu.header["EXTVER"] = (1, "extension value")
     return hdu.header, table.tobytes()
 
 

@@ -43,7 +43,7 @@ def test_tree_and_headers_agree(tmp_path):
     hdus = fitsraw.read_hdus(path)
     from gpucal.io.asdf_ext import read_asdf_tree
 
-    tree = read_asdf_tree([h for h in hdus if h.name == "ASDF"][0].data, path)
+    tree = read_asdf_tree(next(h for h in hdus if h.name == "ASDF").data, path)
     assert tree["_fits_hash"] == fitsraw.fits_hash(hdus)
     with datamodels.open(path) as trusted:
         trusted_meta = trusted.meta.instance
@@ -125,6 +125,31 @@ def test_cube_products(tmp_path):
         assert type(model).__name__ == "CubeModel"
         np.testing.assert_array_equal(model.data, exposure.data)
     assert read_exposure(path).is_cube
+
+
+def test_cube_int_times_survive_a_metadata_read_and_sit_where_jwst_writes_them(tmp_path):
+    """INT_TIMES is metadata: read_metadata keeps it (image2 builds its products from it), and a cube is written
+    with it after SCI/ERR/DQ and pointed at by the tree's ``int_times``, as jwst writes a ``_calints``."""
+    from gpucal.io.exposure import read_metadata
+
+    times = [f"int_{when}_{scale}" for scale in ("MJD_UTC", "BJD_TDB") for when in ("start", "mid", "end")]
+    table = np.rec.fromarrays([np.arange(1, 4)] + [60315.0 + (np.arange(3) + k / 8) / 86400.0 for k in range(6)],
+                              dtype=[("integration_number", ">i4")] + [(n, ">f8") for n in times])  # fmt: skip
+    hdu = fits.BinTableHDU(table, name="INT_TIMES")
+    hdu.header["EXTVER"] = (1, "extension value")
+    exposure = small_exposure(shape=(3, 16, 20), wcs=False)
+    exposure.tables.append((hdu.header, table.tobytes()))
+    path = write_exposure(exposure, tmp_path / "c_rateints.fits")
+    meta, shape = read_metadata(path)
+    assert shape == (3, 16, 20) and [h["EXTNAME"] for h, _ in meta.tables] == ["INT_TIMES"]
+    again = write_exposure(Exposure(exposure.arrays, meta.meta_tree, model_type="CubeModel", tables=meta.tables),
+                           tmp_path / "c_calints.fits")  # fmt: skip
+    with fits.open(again) as hdul:
+        names = [h.name for h in hdul]
+        assert names.index("INT_TIMES") == names.index("DQ") + 1 < names.index("VAR_POISSON")
+        np.testing.assert_array_equal(hdul["INT_TIMES"].data["int_mid_MJD_UTC"], table["int_mid_MJD_UTC"])
+    with datamodels.open(again) as model:
+        np.testing.assert_array_equal(model.int_times["integration_number"], [1, 2, 3])
 
 
 def _product(tmp_path, drop=(), retype=None):

@@ -95,6 +95,10 @@ def _check_products(run, out, *, resampled):
         ours = out / theirs.name
         _compare_cal(ours, theirs)
         assert_keywords_match(ours, theirs, ["PRIMARY:EXP_TYPE", "PRIMARY:SUBARRAY", "PRIMARY:TSOVISIT"])
+        with fits.open(theirs) as cal, fits.open(ours) as mine:
+            assert [h.name for h in mine] == [h.name for h in cal]  # a cube's INT_TIMES kept, where jwst has it
+            if "INT_TIMES" in cal:
+                assert mine["INT_TIMES"].data.tobytes() == cal["INT_TIMES"].data.tobytes()
         with fits.open(theirs) as cal:
             assert cal["PRIMARY"].header["EXP_TYPE"] == exp_type
             photom = "SKIPPED" if (cube and exp_type.startswith("NIS_")) else "COMPLETE"

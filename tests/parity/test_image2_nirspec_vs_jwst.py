@@ -3,7 +3,8 @@
 One simulated exposure of every NIRSpec imaging type (``NRS_TACQ`` ...
 ``NRS_VERIFY``) goes into one image2 association per setup, so that jwst
 runs once per setup: NRS1 small subarrays with F110W, NRS2 (flipped by
-jwst's ``dms_to_sca``) with F140X, and lamp exposures with FILTER=OPAQUE
+jwst's ``dms_to_sca``) with F140X and CLEAR (a ``_rateints`` cube, giving a
+``_calints``), and lamp exposures with FILTER=OPAQUE
 (LAMP=LINE1), whose WCS ends at the MSA plane (no FORE or OTE reference, no
 S_REGION, no SIP). jwst builds the optical-model WCS from the simulator's seven optics
 references, flat-fields with the plain flat and skips photom (no photom or
@@ -45,13 +46,13 @@ class Setup:
     detector: str
     filter: str
     size: int
-    exp_types: tuple
+    exp_types: tuple  # EXP_TYPE, or (EXP_TYPE, integrations) for a _rateints cube
     lamp: str | None = None  # set: the exposures are relabelled FILTER=OPAQUE with this LAMP
 
 
 SETUPS = {
     "nrs1_f110w": Setup("nrs1", "f110w", 64, NIRSPEC_IMAGING_EXP_TYPES),
-    "nrs2_f140x": Setup("nrs2", "f140x", 64, ("NRS_IMAGE", "NRS_MSATA", "NRS_WATA")),
+    "nrs2_f140x": Setup("nrs2", "f140x", 64, ("NRS_IMAGE", "NRS_MSATA", "NRS_WATA", ("NRS_FOCUS", 2))),
     "nrs1_opaque": Setup("nrs1", "f110w", 48, ("NRS_CONFIRM", "NRS_MIMF"), lamp="LINE1"),
 }
 
@@ -80,7 +81,7 @@ def nirspec_step_options(references, steps=None):
 class NirspecRun:
     asn: object
     references: dict
-    products: dict  # product name -> EXP_TYPE
+    products: dict  # product name -> (EXP_TYPE, is a cube)
     jwst: object
 
 
@@ -91,17 +92,19 @@ def nirspec_run(request, tmp_path_factory):
     folder = root / "asn"
     folder.mkdir()
     products, members, references = {}, [], None
-    for k, exp_type in enumerate(setup.exp_types, start=1):
+    for k, mode in enumerate(setup.exp_types, start=1):
+        exp_type, nints = (mode, 1) if isinstance(mode, str) else mode
         sim = simulate_mode(root / "sim" / exp_type, exp_type, detector=setup.detector, filter=setup.filter,
-                            size=setup.size, seed=60 + k)  # fmt: skip
+                            size=setup.size, nints=nints, seed=60 + k)  # fmt: skip
         references = references or dict(sim.references)
         name = f"jw00001001001_02101_{k:05d}_{setup.detector}"
-        exposure = read_exposure(sim.science[0])
+        suffix = "rateints" if nints > 1 else "rate"
+        exposure = read_exposure((sim.science_ints if nints > 1 else sim.science)[0])
         if setup.lamp:
             exposure.meta.instrument.filter, exposure.meta.instrument.lamp_state = "OPAQUE", setup.lamp
-        write_exposure(exposure, folder / f"{name}_rate.fits")
-        members.append(Product(name, [Member(f"{name}_rate.fits", "science")]))
-        products[name] = exp_type
+        write_exposure(exposure, folder / f"{name}_{suffix}.fits")
+        members.append(Product(name, [Member(f"{name}_{suffix}.fits", "science")]))
+        products[name] = (exp_type, nints > 1)
     if setup.lamp:  # a flat for FILTER=OPAQUE; no FORE or OTE
         flat = root / "opaque_flat.fits"
         with fits.open(references["flat"]) as hdus:
@@ -124,8 +127,8 @@ def test_every_nirspec_imaging_type_matches_jwst(nirspec_run, device, tmp_path):
                                   output_dir=str(out))  # fmt: skip
     assert len(results) == len(nirspec_run.products)
     assert not nirspec_run.jwst.products("i2d") and not list(out.glob("*_i2d.fits"))
-    for name, exp_type in nirspec_run.products.items():
-        theirs = next(p for p in nirspec_run.jwst.outputs if p.name == f"{name}_cal.fits")
+    for name, (exp_type, cube) in nirspec_run.products.items():
+        theirs = next(p for p in nirspec_run.jwst.outputs if p.name == f"{name}_{'calints' if cube else 'cal'}.fits")
         ours = out / theirs.name
         with fits.open(theirs) as cal, fits.open(ours) as mine:
             extensions = [hdu.name for hdu in cal if hdu.name != "ASDF"]
@@ -146,7 +149,7 @@ def test_every_nirspec_imaging_type_matches_jwst(nirspec_run, device, tmp_path):
         with datamodels.open(ours) as a, datamodels.open(theirs) as b:
             assert list(a.meta.wcs.available_frames) == list(b.meta.wcs.available_frames)
             if opaque:  # pixels -> MSA plane (m) and the wavelength in microns
-                y, x = np.mgrid[0 : a.data.shape[0] : 5, 0 : a.data.shape[1] : 5]
+                y, x = np.mgrid[0 : a.data.shape[-2] : 5, 0 : a.data.shape[-1] : 5]
                 np.testing.assert_allclose(a.meta.wcs(x, y), b.meta.wcs(x, y), rtol=1e-12, atol=1e-15)
             else:
-                assert_wcs_match(a.meta.wcs, b.meta.wcs, a.data.shape)
+                assert_wcs_match(a.meta.wcs, b.meta.wcs, a.data.shape[-2:])
