@@ -99,6 +99,8 @@ def _gpucal(input_path, references, out, device, resample=False, **extra):
 
 
 def _compare_cal(ours, theirs):
+    with fits.open(ours) as a, fits.open(theirs) as b:
+        assert [h.name for h in a] == [h.name for h in b]
     assert_arrays_match(ours, theirs, ARRAYS)
     assert_keywords_match(ours, theirs, [k for k in KEYWORDS if k != "PRIMARY:S_RESAMP"])
     with fits.open(ours) as a, fits.open(theirs) as b:

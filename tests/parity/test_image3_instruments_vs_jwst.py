@@ -105,6 +105,7 @@ def test_crf_match_jwst(pair):
     for ours_path, theirs_path in _pairs(pair, "crf"):
         with fits.open(ours_path) as ours, fits.open(theirs_path) as theirs:
             assert ours[0].header["EXP_TYPE"] == theirs[0].header["EXP_TYPE"]
+            assert [h.name for h in ours] == [h.name for h in theirs], ours_path.name
             dq_a, dq_b = ours["DQ"].data, theirs["DQ"].data
             np.testing.assert_array_equal(dq_a & ~OUTLIER, dq_b & ~OUTLIER, err_msg=f"{ours_path.name}: DQ")
             flag_a, flag_b = (dq_a & 16) > 0, (dq_b & 16) > 0

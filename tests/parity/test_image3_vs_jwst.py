@@ -90,6 +90,7 @@ def test_crf_match_jwst(jwst_run, gpucal_run):
     out, _ = gpucal_run
     for ours_path, theirs_path in _pair(jwst_run, out, "crf"):
         with fits.open(ours_path) as ours, fits.open(theirs_path) as theirs:
+            assert [h.name for h in ours] == [h.name for h in theirs], ours_path.name
             dq_a, dq_b = ours["DQ"].data, theirs["DQ"].data
             np.testing.assert_array_equal(dq_a & ~OUTLIER, dq_b & ~OUTLIER, err_msg=f"{ours_path.name}: DQ")
             flag_a = (dq_a & 16) > 0
