@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 
 sys.path[:0] = [str(pathlib.Path(__file__).parent), str(pathlib.Path(__file__).resolve().parents[1])]
-from _helpers import best_of, header, make_cal_like
+from _helpers import best_of, header, make_cal_like  # noqa: E402 - after the path set-up above
 
 
 def main():
@@ -105,7 +105,8 @@ def main():
     except ImportError:
         pass
     print(
-        f"# {len(arrays)} arrays of {args.size}x{args.size}, {nbytes / 1e6:.1f} MB; file {os.path.getsize(ours) / 1e6:.1f} MB; best of {args.repeat}"
+        f"# {len(arrays)} arrays of {args.size}x{args.size}, {nbytes / 1e6:.1f} MB; "
+        f"file {os.path.getsize(ours) / 1e6:.1f} MB; best of {args.repeat}"
     )
     print(f"{'':20s} {'write s':>9s} {'MB/s':>8s} {'read s':>9s} {'MB/s':>8s}")
     for name, w, r in rows:

@@ -52,7 +52,8 @@ def main():
     bare = min(run("pass", env)[0] for _ in range(args.repeat))
     imp = min(run("import gpucal, gpucal.io.exposure, gpucal.engine", env)[0] for _ in range(args.repeat))
     modules = run(
-        "import sys, gpucal, gpucal.io.exposure, gpucal.engine; print(sorted(m for m in ('numba', 'cupy', 'numba.cuda') if m in sys.modules))",
+        "import sys, gpucal, gpucal.io.exposure, gpucal.engine; "
+        "print(sorted(m for m in ('numba', 'cupy', 'numba.cuda') if m in sys.modules))",
         env,
     )[1].strip()
     print(f"python -c pass:                       {bare:.3f} s")
@@ -63,13 +64,15 @@ def main():
         total, out = run(FIRST_CALL, cold_env)
         imp_s, first, second = (float(v) for v in out.split())
         print(
-            f"first flat_field call, cold cache:    {first:.3f} s compile+run (import {imp_s:.3f} s, second call {second:.4f} s, process {total:.2f} s)"
+            f"first flat_field call, cold cache:    {first:.3f} s compile+run (import {imp_s:.3f} s, "
+            f"second call {second:.4f} s, process {total:.2f} s)"
         )
         warm = [run(FIRST_CALL, cold_env) for _ in range(args.repeat)]
         total, out = min(warm, key=lambda r: r[0])
         imp_s, first, second = (float(v) for v in out.split())
         print(
-            f"first flat_field call, warm cache:    {first:.3f} s load+run (import {imp_s:.3f} s, second call {second:.4f} s, process {total:.2f} s)"
+            f"first flat_field call, warm cache:    {first:.3f} s load+run (import {imp_s:.3f} s, "
+            f"second call {second:.4f} s, process {total:.2f} s)"
         )
     info = min(run("from gpucal.cli import main; main(['info', '--json'])", env)[0] for _ in range(args.repeat))
     print(f"gpucal info (whole process):          {info:.3f} s")

@@ -171,8 +171,8 @@ def write_reference_files(
     flat_dq[12, 12] = 1 << 18
     paths = {}
     prim = fits.PrimaryHDU()
-    prim.header.update({**common, "REFTYPE": "FLAT", "FILTER": filter_name, "PUPIL": pupil, "SUBSTRT1": 1, "SUBSTRT2": 1,
-                        "SUBSIZE1": full[1], "SUBSIZE2": full[0]})  # fmt: skip
+    whole_frame = {"SUBSTRT1": 1, "SUBSTRT2": 1, "SUBSIZE1": full[1], "SUBSIZE2": full[0]}
+    prim.header.update({**common, "REFTYPE": "FLAT", "FILTER": filter_name, "PUPIL": pupil, **whole_frame})
     paths["flat"] = folder / "flat.fits"
     fits.HDUList([prim, fits.ImageHDU(flat, name="SCI"), fits.ImageHDU(np.full(full, 0.01, np.float32), name="ERR"),
                   fits.ImageHDU(flat_dq, name="DQ")]).writeto(paths["flat"], overwrite=True)  # fmt: skip
@@ -185,15 +185,15 @@ def write_reference_files(
     paths["photom"] = folder / "photom.fits"
     fits.HDUList([prim, fits.BinTableHDU(table, name="PHOTOM")]).writeto(paths["photom"], overwrite=True)
     prim = fits.PrimaryHDU()
-    prim.header.update({**common, "REFTYPE": "AREA", "PIXAR_SR": 2.2e-14, "PIXAR_A2": 0.00093, "SUBSTRT1": 1, "SUBSTRT2": 1,
-                        "SUBSIZE1": full[1], "SUBSIZE2": full[0]})  # fmt: skip
+    prim.header.update({**common, "REFTYPE": "AREA", "PIXAR_SR": 2.2e-14, "PIXAR_A2": 0.00093, **whole_frame})
     paths["area"] = folder / "area.fits"
     fits.HDUList([prim, fits.ImageHDU(rng.normal(1.0, 0.01, full).astype(np.float32), name="SCI")]).writeto(
         paths["area"], overwrite=True
     )
     exposure = {"type": "NRC_IMAGE", "p_exptype": "NRC_IMAGE|NRC_TSIMAGE|"}
     meta = {"reftype": "distortion", "instrument": {"name": "NIRCAM", "detector": detector}, "exposure": exposure,
-            "useafter": "2022-01-01T00:00:00", "pedigree": "DUMMY", "author": "gpucal tests", "description": "toy", "telescope": "JWST"}  # fmt: skip
+            "useafter": "2022-01-01T00:00:00", "pedigree": "DUMMY", "author": "gpucal tests", "description": "toy",
+            "telescope": "JWST"}  # fmt: skip
     paths["distortion"] = folder / "distortion.asdf"
     asdf.AsdfFile({"meta": meta, "model": toy_distortion(full)}).write_to(paths["distortion"])
     paths["filteroffset"] = folder / "filteroffset.asdf"

@@ -66,13 +66,12 @@ def _clipped_mean(stack, j, buf, sigma_lower, sigma_upper, maxiters, float32_sum
         return 0.0
     if count == 1:
         return buf[0]
-    if count == 2 and not float32_sum:
-        # Exact shortcut: with two values the median is their mean and each lies
-        # one standard deviation from it, so a clip of sigma >= 1.5 (with margin
-        # for rounding) keeps both; the result is their stack-order sum over 2,
-        # as the general path gives.
-        if sigma_lower >= 1.5 and sigma_upper >= 1.5:
-            return (buf[0] + buf[1]) / 2
+    # Exact shortcut: with two values the median is their mean and each lies
+    # one standard deviation from it, so a clip of sigma >= 1.5 (with margin
+    # for rounding) keeps both; the result is their stack-order sum over 2,
+    # as the general path gives.
+    if count == 2 and not float32_sum and sigma_lower >= 1.5 and sigma_upper >= 1.5:
+        return (buf[0] + buf[1]) / 2
     lo = 0.0
     hi = 0.0
     iteration = 0
@@ -235,7 +234,10 @@ def _gpu_args(stack, sigma_lower, sigma_upper, maxiters, float32_sum):
 
     _check(stack)
     if stack.shape[0] > MAX_GPU_STACK:
-        msg = f"sigma_clip_mean: {stack.shape[0]} values per pixel exceed the GPU kernel's limit of {MAX_GPU_STACK}; use the CPU"
+        msg = (
+            f"sigma_clip_mean: {stack.shape[0]} values per pixel exceed the GPU kernel's limit of {MAX_GPU_STACK}; "
+            "use the CPU"
+        )
         raise ValueError(msg)
     xp = get_array_module(stack)
     stack = xp.ascontiguousarray(stack)

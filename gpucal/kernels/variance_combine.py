@@ -30,10 +30,7 @@ def _variance_combine_px(std, rn_std, wsum, wt, mode, tmeasure):
         w = float64(0.0)
     if var >= float32(0.0) and math.isfinite(var) and w > 0.0:
         add = float64(var) * w * w
-        if wsum != wsum:
-            s = float32(add)
-        else:
-            s = float32(float64(wsum) + add)
+        s = float32(add) if wsum != wsum else float32(float64(wsum) + add)  # a NaN sum restarts at this term
         return s, float32(float64(wt) + w)
     return wsum, wt
 

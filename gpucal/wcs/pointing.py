@@ -41,7 +41,8 @@ class Pointing:
         """Read the pointing from an exposure's meta (``meta.wcsinfo`` and ``meta.velocity_aberration``)."""
         wcsinfo = meta.wcsinfo
         return cls(
-            float(wcsinfo.ra_ref), float(wcsinfo.dec_ref), float(wcsinfo.roll_ref), float(wcsinfo.v2_ref), float(wcsinfo.v3_ref),
+            float(wcsinfo.ra_ref), float(wcsinfo.dec_ref), float(wcsinfo.roll_ref),
+            float(wcsinfo.v2_ref), float(wcsinfo.v3_ref),
             None if meta.velocity_aberration.scale_factor is None else float(meta.velocity_aberration.scale_factor),
         )  # fmt: skip
 

@@ -51,7 +51,8 @@ _RMAP = """header = {{
     'mapping' : 'REFERENCE',
     'name' : 'jwst_nircam_flat_0001.rmap',
     'observatory' : 'JWST',
-    'parkey' : (('META.INSTRUMENT.DETECTOR', 'META.INSTRUMENT.FILTER', 'META.INSTRUMENT.PUPIL', 'META.EXPOSURE.TYPE'), ('META.OBSERVATION.DATE', 'META.OBSERVATION.TIME')),
+    'parkey' : (('META.INSTRUMENT.DETECTOR', 'META.INSTRUMENT.FILTER', 'META.INSTRUMENT.PUPIL',
+                 'META.EXPOSURE.TYPE'), ('META.OBSERVATION.DATE', 'META.OBSERVATION.TIME')),
     'sha1sum' : 'x',
 }}
 
@@ -87,7 +88,8 @@ def crds_cache(tmp_path):
     (root / "references" / "jwst" / "nircam").mkdir(parents=True)
     (root / "config" / "jwst").mkdir(parents=True)
     config = {"observatory": "jwst", "operational_context": "jwst_0001.pmap", "edit_context": "jwst_0001.pmap",
-              "force_remote_mode": False, "last_synced": "2026-01-01", "download_metadata": "", "bad_files_list": [], "mappings": []}  # fmt: skip
+              "force_remote_mode": False, "last_synced": "2026-01-01", "download_metadata": "",
+              "bad_files_list": [], "mappings": []}  # fmt: skip
     (root / "config" / "jwst" / "server_config").write_text(repr(config))
     for name, text in (
         ("jwst_0001.pmap", _PMAP),

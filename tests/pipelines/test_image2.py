@@ -128,7 +128,7 @@ def test_background_of_other_dimensionality_is_an_error(tmp_path, steps):
     cube.meta.subarray.xstart = cube.meta.subarray.ystart = 1001
     write_exposure(cube, tmp_path / "cube_rateints.fits")
     asn = write_asn(make_image2_asn(rate.name, backgrounds=["cube_rateints.fits"]), tmp_path / "bad_asn.json")
-    with pytest.raises(InputFileError, match="cube_rateints.fits: background is 3-D but the science exposure is 2-D"):
+    with pytest.raises(InputFileError, match=r"cube_rateints\.fits: background is 3-D but the science exposure is 2-D"):
         _run(asn, steps, tmp_path)
 
 
@@ -181,9 +181,9 @@ def test_unknown_step_and_parameter():
         Image2Pipeline(steps={"flatfield": {}})
     with pytest.raises(ParameterError, match="photom: unknown parameter 'override_flat'"):
         Image2Pipeline(steps={"photom": {"override_flat": "x"}})
-    with pytest.raises(ParameterError, match="resample.pixfrac: 2.0 is above the maximum 1.0"):
+    with pytest.raises(ParameterError, match=r"resample\.pixfrac: 2\.0 is above the maximum 1\.0"):
         Image2Pipeline(steps={"resample": {"pixfrac": "2.0"}})
-    with pytest.raises(ParameterError, match="bkg_subtract.sigma: 'abc' is not a valid float"):
+    with pytest.raises(ParameterError, match=r"bkg_subtract\.sigma: 'abc' is not a valid float"):
         Image2Pipeline(steps={"bkg_subtract": {"sigma": "abc"}})
 
 
@@ -206,7 +206,8 @@ def test_jwst_parameter_file_and_precedence(tmp_path, rate, steps):
     params = {
         "class": "jwst.pipeline.calwebb_image2.Image2Pipeline", "name": "Image2Pipeline",
         "parameters": {"save_bsub": False, "output_ext": ".fits", "pre_hooks": []},
-        "steps": [{"class": "jwst.flatfield.flat_field_step.FlatFieldStep", "name": "flat_field", "parameters": {"skip": True, "inverse": False}},
+        "steps": [{"class": "jwst.flatfield.flat_field_step.FlatFieldStep", "name": "flat_field",
+                   "parameters": {"skip": True, "inverse": False}},
                   {"class": "jwst.photom.photom_step.PhotomStep", "name": "photom", "parameters": {"skip": True}}],
     }  # fmt: skip
     path = tmp_path / "image2_pars.asdf"
@@ -226,8 +227,9 @@ def test_cli_image2(tmp_path, rate, steps):
     import sys
 
     args = [f"--steps.{s}.{k}={v}" for s, params in steps.items() for k, v in params.items()]
-    result = subprocess.run([sys.executable, "-m", "gpucal.cli", "image2", str(rate), "--device", "cpu", "--output-dir", str(tmp_path / "cli"), *args],
-                            capture_output=True, text=True)  # fmt: skip
+    command = [sys.executable, "-m", "gpucal.cli", "image2", str(rate), "--device", "cpu", "--output-dir",
+               str(tmp_path / "cli"), *args]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli" / "jw01345001001_02101_00001_nrca1_cal.fits").is_file()
     bad = subprocess.run(
@@ -264,7 +266,7 @@ def test_dither_set_in_one_association_matches_single_runs(tmp_path, steps):
         products.append(Product(rate.name.replace("_rate.fits", ""), members))
     asn = write_asn(Association("image2", "o001", products), tmp_path / "dither_asn.json")
     _COMBINED.clear()
-    together, out = _run(asn, steps, tmp_path)
+    together, _ = _run(asn, steps, tmp_path)
     assert len(together) == 3 and all(len(r.written) == 1 and r.written[0].is_file() for r in together)
     for product, result in zip(read_asn(asn).products, together, strict=True):
         single = write_asn(Association("image2", "o001", [product]), tmp_path / f"{product.name}_asn.json")
