@@ -73,7 +73,9 @@ class SimulationResult:
         NIRSpec: flat, disperser, collimator, fore, fpa, camera, ote, wavelengthrange).
     image2_asn : list of pathlib.Path
         One image2 association per science exposure.
-    image3_asn : pathlib.Path
+    image3_asn : pathlib.Path or None
+        The image3 association of the science exposures; None for NIRSpec, whose imaging modes end at
+        calwebb_image2 (no photometric calibration, no Stage 3 in jwst's pipeline table).
     truth_catalog : pathlib.Path
         ``truth_sources.ecsv``.
     truth_pointings : pathlib.Path
@@ -89,7 +91,7 @@ class SimulationResult:
     background_ints: list
     references: dict
     image2_asn: list
-    image3_asn: pathlib.Path
+    image3_asn: pathlib.Path | None
     truth_catalog: pathlib.Path
     truth_pointings: pathlib.Path
     true_pointings: list
@@ -99,7 +101,8 @@ class SimulationResult:
         """Every file written."""
         return [
             *self.science, *self.science_ints, *self.background, *self.background_ints, *self.references.values(),
-            *self.image2_asn, self.image3_asn, self.truth_catalog, self.truth_pointings,
+            *self.image2_asn, *([self.image3_asn] if self.image3_asn else []), self.truth_catalog,
+            self.truth_pointings,
         ]  # fmt: skip
 
 
@@ -329,6 +332,8 @@ def _write_associations(result, detector, spec, tso):
         asn = make_image2_asn(path.name, backgrounds=[b.name for b in backgrounds], asn_id="o001", program=program,
                               target="t001", pool=pool)  # fmt: skip
         result.image2_asn.append(write_asn(asn, result.outdir / f"jw{program}-o001_image2_{k:05d}_asn.json"))
+    if detector.instrument == "nirspec":  # its imaging modes end at image2: no image3 association
+        return
     suffix = "_calints.fits" if tso else "_cal.fits"
     cal_names = [path.name.replace("_rateints.fits" if tso else "_rate.fits", suffix) for path in science]
     product = f"jw{program}-o001_t001_{detector.instrument}_{spec.label}"

@@ -240,6 +240,7 @@ def test_cli_simulates_nirspec(tmp_path):
     assert main(["simulate", str(tmp_path / "image"), "--instrument", "nirspec", "--detector", "nrs2", "--filter",
                  "clear", "--size", "32", *args]) == 0  # fmt: skip
     (rate,) = sorted((tmp_path / "image").glob("*_nrs2_rate.fits"))
+    assert sorted(p.name for p in (tmp_path / "image").glob("*_asn.json")) == ["jw00001-o001_image2_00001_asn.json"]
     header = fits.getheader(rate)
     assert (header["EXP_TYPE"], header["DETECTOR"], header["FILTER"], header["SUBSIZE1"]) == (
         "NRS_IMAGE", "NRS2", "CLEAR", 32,
