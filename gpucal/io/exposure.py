@@ -438,6 +438,10 @@ def write_exposure(exposure, path, *, model_type=None):
     return path
 
 
+def _extname(header):
+    return str(header.get("EXTNAME", "")).strip()
+
+
 def encode_exposure(exposure, path, *, model_type=None):
     """The HDUs :func:`write_exposure` writes, as ``(header bytes, data)`` for :func:`fitsraw.write_hdus`.
 
@@ -465,29 +469,33 @@ def encode_exposure(exposure, path, *, model_type=None):
         # written with the repr of its exact double value, as jwst writes it).
         keyword_headers = headers_from_meta(plain_meta)
         # Tables the model's schema places (INT_TIMES of a cube) go where jwst writes them; others at the end.
-        tables = {str(h.get("EXTNAME", "")).strip(): (h, d) for h, d in exposure.tables}
+        tables = {_extname(h): (h, d) for h, d in exposure.tables}
         order = ["PRIMARY"] + [h for h in keyword_headers if h != "PRIMARY"]
-        table_attrs = {}
+        tree_names = {HDRTAB: "hdrtab"}  # EXTNAME -> the tree entry jwst points at the table with
         for attr, node in array_extensions(model_type):
-            if node["array"] in tables:
-                table_attrs[node["array"]] = attr
-            if (attr in exposure.arrays or node["array"] in tables) and node["array"] not in order:
-                order.append(node["array"])
+            ext = node["array"]
+            if ext in tables:
+                tree_names[ext] = attr
+            if (attr in exposure.arrays or ext in tables) and ext not in order:
+                order.append(ext)
         for attr in exposure.arrays:
             ext = ARRAY_EXTENSIONS[attr]
             if ext not in order:
                 order.append(ext)
-        placed = {ext for ext in order if ext in tables}
 
         hdus = []
         tree_arrays = {}
+
+        def add_table(table_header, data):
+            hdus.append((fitsraw.header_bytes(table_header), data))
+            name = tree_names.get(_extname(table_header))
+            node = table_tree_node(table_header) if name else None
+            if node is not None:
+                tree_arrays[name] = node
+
         for ext in order:
-            if ext in placed:
-                table_header, data = tables[ext]
-                hdus.append((fitsraw.header_bytes(table_header), data))
-                node = table_tree_node(table_header)  # jwst's tree points at it (``int_times``)
-                if node is not None:
-                    tree_arrays[table_attrs[ext]] = node
+            if ext in tables:
+                add_table(*tables[ext])
                 continue
             attr = _EXTENSION_ATTRS.get(ext)
             array = exposure.arrays.get(attr) if attr else None
@@ -512,13 +520,8 @@ def encode_exposure(exposure, path, *, model_type=None):
             if array is not None:
                 tree_arrays[attr] = array_reference(ext, array)
         for table_header, data in exposure.tables:
-            if str(table_header.get("EXTNAME", "")).strip() in placed:
-                continue
-            hdus.append((fitsraw.header_bytes(table_header), data))
-            if str(table_header.get("EXTNAME", "")).strip() == HDRTAB:  # jwst's tree points at it as ``hdrtab``
-                node = table_tree_node(table_header)
-                if node is not None:
-                    tree_arrays["hdrtab"] = node
+            if _extname(table_header) not in order:  # not placed by the schema (HDRTAB): at the end, as jwst
+                add_table(table_header, data)
 
     digest = fitsraw.fits_hash([head for head, _ in hdus])
     tree = {"_fits_hash": digest, **tree_arrays, "meta": dict(plain_meta)}

@@ -24,14 +24,15 @@ import functools
 import pathlib
 import tempfile
 
+from gpucal.io.refs.nirspec import NIRSPEC_OPTICS_REFTYPES, read_nirspec_optics
 from gpucal.sim import nirspec
 from gpucal.sim.distortion import _write_asdf
 
 __all__ = ["OPTICS_REFTYPES", "exposure_wcs", "optics_distortion", "optics_file_names", "simulator_optics",
            "write_optics"]  # fmt: skip
 
-#: The reference types of the NIRSpec imaging WCS.
-OPTICS_REFTYPES = ("disperser", "collimator", "fore", "fpa", "camera", "ote", "wavelengthrange")
+#: The reference types of the NIRSpec imaging WCS (the ones gpucal's reader takes).
+OPTICS_REFTYPES = NIRSPEC_OPTICS_REFTYPES
 _USEAFTER = "2022-01-01T00:00:00"
 _DETECTORS = "NRS1|NRS2|"
 _HOLDERS = []  # temporary folders kept for the life of the process
@@ -171,8 +172,6 @@ def simulator_optics(filter_name):
     -------
     gpucal.io.refs.nirspec.NirspecOptics
     """
-    from gpucal.io.refs.nirspec import read_nirspec_optics
-
     filter_name = str(filter_name).upper()
     return read_nirspec_optics(write_optics(_private_folder() / filter_name.lower(), filter_name))
 

@@ -23,13 +23,13 @@ from astropy.io import fits
 
 from gpucal.io.asn import Association, Member, Product, write_asn
 from gpucal.io.exposure import read_exposure, write_exposure
+from gpucal.io.refs.nirspec import NIRSPEC_OPTICS_REFTYPES
 from gpucal.pipelines.image2 import Image2Pipeline
 from gpucal.pipelines.image2.exp_types import NIRSPEC_IMAGING_EXP_TYPES
 from gpucal.sim.modes import simulate_mode
 from tests.jwst_offline import ASSIGN_WCS_NOT_APPLICABLE, run_pipeline
 from tests.parity._compare import assert_arrays_match, assert_keywords_match, assert_wcs_match
 
-OPTICS = ("disperser", "collimator", "fore", "fpa", "camera", "ote", "wavelengthrange")
 ARRAYS = ["SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"]
 KEYWORDS = [
     "PRIMARY:EXP_TYPE", "PRIMARY:S_WCS", "PRIMARY:S_FLAT", "PRIMARY:S_PHOTOM", "PRIMARY:S_BKDSUB", "PRIMARY:R_FLAT",
@@ -63,7 +63,8 @@ def nirspec_step_options(references, steps=None):
     A reference missing from ``references`` (``fore`` and ``ote`` for OPAQUE) is passed as N/A.
     """
     assign_wcs = {f"override_{name}": "N/A" for name in ("distortion", "filteroffset", *ASSIGN_WCS_NOT_APPLICABLE)}
-    assign_wcs.update({f"override_{name}": str(references[name]) for name in OPTICS if name in references})
+    optics = [name for name in NIRSPEC_OPTICS_REFTYPES if name in references]
+    assign_wcs.update({f"override_{name}": str(references[name]) for name in optics})
     options = {
         "bkg_subtract": {"override_bkg": "N/A", "override_wavelengthrange": "N/A"},
         "assign_wcs": assign_wcs,

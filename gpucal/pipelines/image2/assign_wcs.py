@@ -74,9 +74,9 @@ class AssignWcsStep(Step):
             )
 
         if exp_type in NIRSPEC_IMAGING_EXP_TYPES:
-            wcs = self._nirspec_wcs(exposure, ctx)
+            wcs = self._nirspec_wcs(exposure, ctx, source, opaque)
         else:
-            wcs = self._imaging_wcs(exposure, ctx, instrument)
+            wcs = self._imaging_wcs(exposure, ctx, source, instrument)
         exposure.meta.wcs = wcs
         exposure.meta.cal_step.assign_wcs = "COMPLETE"
         if wcs.output_frame.name != "world":  # jwst: no S_REGION and no SIP without a sky frame
@@ -110,16 +110,14 @@ class AssignWcsStep(Step):
                 recorded = self.overrides.get(reftype, "N/A")
                 ctx.record_reference(exposure, reftype, recorded if recorded == "N/A" else str(recorded))
 
-    def _nirspec_wcs(self, exposure, ctx):
+    def _nirspec_wcs(self, exposure, ctx, source, opaque):
         """NIRSpec's optical-model WCS from its optics references (jwst's ``nirspec.imaging``).
 
         FILTER=OPAQUE: the WCS ends at the MSA and needs neither the FORE nor the OTE reference; they are
         recorded as given (or N/A) instead of being looked up, as CRDS has none for OPAQUE.
         """
-        source = exposure.path or exposure.meta.filename or "exposure"
         meta = exposure.meta
         instrument, sub = meta.instrument, meta.subarray
-        opaque = str(instrument.filter or "").strip().upper() == "OPAQUE"
         needed = NIRSPEC_MSA_REFTYPES if opaque else NIRSPEC_OPTICS_REFTYPES
         paths = {}
         for reftype in needed:
@@ -142,9 +140,8 @@ class AssignWcsStep(Step):
         meta.wcsinfo.spectral_order = result.spectral_order
         return result.wcs
 
-    def _imaging_wcs(self, exposure, ctx, instrument):
+    def _imaging_wcs(self, exposure, ctx, source, instrument):
         """The distortion-reference imaging WCS (NIRCam, MIRI, NIRISS, FGS)."""
-        source = exposure.path or exposure.meta.filename or "exposure"
         distortion_path = self.reference("distortion", exposure, ctx)
         if distortion_path == "N/A":
             raise ReferenceFileError(f"assign_wcs: no distortion reference for {source}; it is required for imaging")

@@ -17,6 +17,7 @@ from gpucal.engine import to_device
 from gpucal.errors import GpucalError, ReferenceFileError, StepSkippedWarning
 from gpucal.io.refs import check_reference, read_flat
 from gpucal.kernels import kernel_for
+from gpucal.pipelines.image2.exp_types import NIRSPEC_IMAGING_EXP_TYPES
 from gpucal.pipelines.params import field
 from gpucal.pipelines.step import Step
 
@@ -27,10 +28,7 @@ log = logging.getLogger("gpucal")
 _NIRSPEC_SPECTRAL = {"NRS_AUTOWAVE", "NRS_BRIGHTOBJ", "NRS_FIXEDSLIT", "NRS_IFU", "NRS_LAMP", "NRS_MSASPEC"}
 #: NIRSpec imaging types jwst 3.0 flat-fields (``flat_field_step.NRS_IMAGING_MODES``): NRS_VERIFY is not one of
 #: them, so jwst skips its flat (no reference looked up) although assign_wcs gives it the imaging WCS.
-NIRSPEC_FLAT_IMAGING = frozenset(
-    {"NRS_CONFIRM", "NRS_FOCUS", "NRS_IMAGE", "NRS_MIMF", "NRS_MSATA", "NRS_TACONFIRM", "NRS_TACQ", "NRS_TASLIT",
-     "NRS_WATA"}
-)  # fmt: skip
+NIRSPEC_FLAT_IMAGING = frozenset(NIRSPEC_IMAGING_EXP_TYPES) - {"NRS_VERIFY"}
 
 
 def reference_cutout(exposure, ref, arrays, what):
