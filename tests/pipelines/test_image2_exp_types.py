@@ -19,7 +19,7 @@ from gpucal.pipelines.image2.exp_types import (
     check_image2_exp_type,
 )
 from gpucal.pipelines.image2.photom import photom_row
-from tests.factories import write_small_rate
+from tests.factories import write_reference_files, write_small_rate
 
 
 def _meta(exp_type, instrument="NIRCAM"):
@@ -137,6 +137,31 @@ def test_fgs_needs_no_filteroffset_and_only_science_imaging_is_resampled(fgs_sim
             assert cal[0].header["R_FILOFF"] == "N/A" and cal[0].header["S_PHOTOM"] == "COMPLETE"
             assert cal["SCI"].header["PHOTMJSR"] == pytest.approx(expected, rel=1e-6)
         assert (out / sim.science[0].name.replace("_rate", "_i2d")).exists() == (mode == "FGS_IMAGE")
+
+
+def test_nirspec_imaging_refuses_a_photom_override_and_otherwise_stays_in_dn_per_second(tmp_path):
+    """CRDS has no photom for NIRSpec imaging: a given one is an error naming the file (exit 5), none is N/A."""
+    pytest.importorskip("pysiaf")
+    from gpucal.errors import StepSkippedWarning
+    from gpucal.sim.modes import simulate_mode
+
+    sim = simulate_mode(tmp_path / "sim", "NRS_TACQ", size=32, seed=4)
+    (rate,) = sim.science
+    ref_dir = str(pathlib.Path(sim.references["flat"]).parent)
+    photom = write_reference_files(tmp_path / "nircam_refs")["photom"]
+    with pytest.raises(ReferenceFileError, match=rf"{rate}: override_photom given, but NIRSpec imaging mode NRS_TACQ"):
+        Image2Pipeline.call(str(rate), device="cpu", save_results=True, output_dir=str(tmp_path / "bad"),
+                            ref_dir=ref_dir, steps={"photom": {"override_photom": photom}})  # fmt: skip
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+    with pytest.warns(StepSkippedWarning, match="NIRSpec imaging-mode exposures have no photom reference"):
+        Image2Pipeline.call(str(rate), device="cpu", save_results=True, output_dir=str(tmp_path / "out"),
+                            ref_dir=ref_dir)  # fmt: skip
+    with fits.open(tmp_path / "out" / rate.name.replace("_rate", "_cal")) as cal:
+        header = cal[0].header
+        assert (header["S_PHOTOM"], header["R_PHOTOM"], header["R_AREA"], header["S_FLAT"]) == (
+            "SKIPPED", "N/A", "N/A", "COMPLETE",
+        )  # fmt: skip
+        assert cal["SCI"].header["BUNIT"] == "DN/s" and "PHOTMJSR" not in cal["SCI"].header
 
 
 def test_niriss_cube_keeps_dn_per_second_as_jwst_does(tmp_path):
